@@ -1,0 +1,128 @@
+"""The left menu, grouped as the PDCA loop (UI.md "Frame"). Items a user may not use are
+not shown; areas that later releases fill are listed as "coming soon" so users see the
+whole shape of the system."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from pbqms.core import roles, scope
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    label: str
+    url_name: str | None = None  # None: not built yet ("coming soon")
+    perm: str | None = None  # shown only to users holding this permission somewhere
+    icon: str = "point"
+
+
+@dataclass(frozen=True)
+class MenuGroup:
+    label: str
+    icon: str
+    items: tuple[MenuItem, ...] = field(default_factory=tuple)
+
+
+MENU: tuple[MenuGroup, ...] = (
+    MenuGroup(
+        _("System building"),
+        "building-community",
+        (
+            MenuItem(_("System overview")),
+            MenuItem(_("Policy and objectives")),
+            MenuItem(_("Processes")),
+            MenuItem(_("Requirements")),
+        ),
+    ),
+    MenuGroup(
+        _("System documents"),
+        "files",
+        (
+            MenuItem(_("Document tree")),
+            MenuItem(_("Controlled document list")),
+            MenuItem(_("My document tasks")),
+            MenuItem(_("Periodic review")),
+        ),
+    ),
+    MenuGroup(
+        _("Plans and records"),
+        "calendar-check",
+        (
+            MenuItem(_("Work plans")),
+            MenuItem(_("Records")),
+            MenuItem(_("Calendar")),
+            MenuItem(_("Conformity board")),
+        ),
+    ),
+    MenuGroup(
+        _("Check and improve"),
+        "checklist",
+        (
+            MenuItem(_("Internal audits")),
+            MenuItem(_("Internal auditors")),
+            MenuItem(_("Nonconformities")),
+            MenuItem(_("Corrective actions")),
+            MenuItem(_("Management review")),
+        ),
+    ),
+    MenuGroup(
+        _("Organisation and people"),
+        "sitemap",
+        (
+            MenuItem(_("Organisation tree"), "orgs:tree", roles.ORG_VIEW, "sitemap"),
+            MenuItem(_("People"), "orgs:person_list", roles.PERSON_VIEW, "users"),
+            MenuItem(_("Import"), "orgs:import", roles.ORGS_IMPORT, "file-import"),
+            MenuItem(_("Role assignments"), "orgs:role_list", roles.ROLE_VIEW, "user-shield"),
+        ),
+    ),
+    MenuGroup(
+        _("System"),
+        "settings",
+        (
+            MenuItem(_("Change log"), "core:changelog", roles.CHANGELOG_VIEW, "history"),
+            MenuItem(_("Security settings"), "accounts:security", roles.SECURITY_MANAGE, "lock"),
+            MenuItem(_("User accounts"), "accounts:user_list", roles.USER_MANAGE, "user-cog"),
+        ),
+    ),
+)
+
+
+def menu_for(user, current_path: str = "") -> list[dict]:
+    groups = []
+    for group in MENU:
+        items = []
+        for item in group.items:
+            if item.perm is not None and not scope.has_perm(user, item.perm):
+                continue
+            url = None
+            if item.url_name:
+                try:
+                    url = reverse(item.url_name)
+                except NoReverseMatch:
+                    url = None
+            if item.url_name and url is None:
+                continue  # declared but its app is not installed
+            items.append(
+                {
+                    "label": item.label,
+                    "url": url,
+                    "icon": item.icon,
+                    "active": bool(url) and current_path.startswith(url),
+                    "coming": url is None,
+                }
+            )
+        if items:
+            groups.append(
+                {
+                    "label": group.label,
+                    "icon": group.icon,
+                    "items": items,
+                    "active": any(i["active"] for i in items),
+                    "all_coming": all(i["coming"] for i in items),
+                }
+            )
+    return groups

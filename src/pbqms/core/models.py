@@ -1,0 +1,189 @@
+"""Base models and the cross-cutting tables: change log, number sequences."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from pbqms.core.scope import ScopedQuerySet
+
+
+class ChangeLoggedModel(models.Model):
+    """Every domain model inherits this: its saves and deletes are written to the change log
+    by one signal receiver (``pbqms.core.changelog``), whatever path made them.
+
+    ``from_db`` keeps the values as loaded, so an update's before/after diff needs no extra
+    query. ``changelog_exclude`` lists fields that are bookkeeping, not content;
+    ``changelog_mask`` lists fields whose values must never be written (secrets)."""
+
+    changelog_exclude: ClassVar[frozenset[str]] = frozenset()
+    changelog_mask: ClassVar[frozenset[str]] = frozenset()
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_values = dict(zip(field_names, values, strict=True))
+        return instance
+
+
+class VersionedModel(ChangeLoggedModel):
+    """Domain model with created/updated stamps and an optimistic-lock version counter.
+
+    Edits carry the version they were based on; ``pbqms.core.locking.check_version``
+    refuses an edit whose version is stale (SECURITY.md item 15)."""
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+
+    changelog_exclude: ClassVar[frozenset[str]] = frozenset({"updated_at", "created_at"})
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            self.version = (self.version or 0) + 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "version", "updated_at"}
+        super().save(*args, **kwargs)
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("change-log entries are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("change-log entries are append-only")
+
+
+class ChangeLogEntry(models.Model):
+    """One change of a domain object or one security event. Append-only, hash-chained:
+    ``hash = sha256(prev_hash + canonical content)``; ``pbqms verify-audit`` recomputes it."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", _("Created")
+        UPDATE = "update", _("Updated")
+        DELETE = "delete", _("Deleted")
+        LOGIN = "login", _("Logged in")
+        LOGIN_FAILED = "login_failed", _("Login failed")
+        LOGOUT = "logout", _("Logged out")
+        LOCKOUT = "lockout", _("Account locked")
+        UNLOCK = "unlock", _("Lock released")
+        PASSWORD_CHANGE = "password_change", _("Password changed")
+        OTP_SETUP = "otp_setup", _("Two-factor authentication set up")
+        OTP_FAILED = "otp_failed", _("Two-factor code rejected")
+        SESSION_EXPIRED = "session_expired", _("Session expired")
+        PERMISSION_CHANGE = "permission_change", _("Permission changed")
+        EXPORT = "export", _("Data exported")
+        IMPORT = "import", _("Data imported")
+        SIGNATURE = "signature", _("Electronic signature")
+        ACCESS_DENIED = "access_denied", _("Access denied")
+
+    SECURITY_ACTIONS = frozenset(
+        {
+            Action.LOGIN,
+            Action.LOGIN_FAILED,
+            Action.LOGOUT,
+            Action.LOCKOUT,
+            Action.UNLOCK,
+            Action.PASSWORD_CHANGE,
+            Action.OTP_SETUP,
+            Action.OTP_FAILED,
+            Action.SESSION_EXPIRED,
+            Action.PERMISSION_CHANGE,
+            Action.EXPORT,
+            Action.IMPORT,
+            Action.SIGNATURE,
+            Action.ACCESS_DENIED,
+        }
+    )
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", _("Success")
+        FAILURE = "failure", _("Failure")
+
+    timestamp = models.DateTimeField(_("time"), db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_repr = models.CharField(_("actor name"), max_length=150, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    request_id = models.CharField(_("request id"), max_length=32, blank=True, db_index=True)
+    source = models.CharField(_("source"), max_length=16, blank=True)
+    action = models.CharField(_("action"), max_length=24, choices=Action.choices, db_index=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=8, choices=Outcome.choices, default=Outcome.SUCCESS
+    )
+    object_type = models.CharField(_("object type"), max_length=100, blank=True, db_index=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("object"), max_length=255, blank=True)
+    org_id = models.BigIntegerField(_("unit id"), null=True, blank=True)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    prev_hash = models.CharField(_("previous hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64, unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("change log entry")
+        verbose_name_plural = _("change log")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"], name="changelog_object"),
+            models.Index(fields=["actor", "timestamp"], name="changelog_actor_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} {self.object_repr}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("change-log entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any):
+        raise PermissionError("change-log entries are append-only")
+
+    @property
+    def is_security_event(self) -> bool:
+        return self.action in self.SECURITY_ACTIONS
+
+
+class NumberSequence(ChangeLoggedModel):
+    """A configurable, gap-free numbering sequence (``pbqms.core.numbering``)."""
+
+    key = models.CharField(_("key"), max_length=100, unique=True)
+    pattern = models.CharField(
+        _("pattern"),
+        max_length=100,
+        help_text=_(
+            "Python format pattern; {seq} is the running number, {year} the current year, "
+            "e.g. DJ-CX-{seq:02d}."
+        ),
+    )
+    last_value = models.PositiveBigIntegerField(_("last value"), default=0)
+
+    changelog_exclude = frozenset({"last_value"})
+
+    class Meta:
+        verbose_name = _("number sequence")
+        verbose_name_plural = _("number sequences")
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,78 @@
+"""Roles and what each may do (permissions are granted on a unit, optionally its subtree).
+
+One table for the whole product: later areas add their permissions to ``ROLE_PERMISSIONS``.
+The three administrator roles are mutually exclusive (三员分立, SECURITY.md item 6).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    PARTY_ADMIN = "party_admin", _("Party committee administrator / management representative")
+    BRANCH_SECRETARY = "branch_secretary", _("Branch secretary")
+    PARTY_WORKER = "party_worker", _("Party affairs worker")
+    MEMBER = "member", _("Party member")
+    INTERNAL_AUDITOR = "internal_auditor", _("Internal auditor")
+    EXTERNAL_EXPERT = "external_expert", _("External expert")
+    SYSTEM_ADMIN = "system_admin", _("System administrator")
+    SECURITY_ADMIN = "security_admin", _("Security administrator")
+    AUDIT_ADMIN = "audit_admin", _("Audit administrator")
+
+
+ADMIN_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN})
+
+ORG_VIEW = "orgs.view_organization"
+ORG_ADD = "orgs.add_organization"
+ORG_CHANGE = "orgs.change_organization"
+ORG_MOVE = "orgs.move_organization"
+ORG_DISSOLVE = "orgs.dissolve_organization"
+PERSON_VIEW = "orgs.view_person"
+PERSON_ADD = "orgs.add_person"
+PERSON_CHANGE = "orgs.change_person"
+PERSON_TRANSFER = "orgs.transfer_person"
+PERSON_EXPORT = "orgs.export_person"
+ORGS_IMPORT = "orgs.import_data"
+ROLE_VIEW = "orgs.view_roleassignment"
+ROLE_MANAGE = "orgs.change_roleassignment"
+USER_MANAGE = "accounts.change_user"
+SECURITY_MANAGE = "accounts.manage_security"
+CHANGELOG_VIEW = "core.view_changelogentry"
+
+_ORG_AND_PEOPLE_ADMIN = frozenset(
+    {
+        ORG_VIEW,
+        ORG_ADD,
+        ORG_CHANGE,
+        ORG_MOVE,
+        ORG_DISSOLVE,
+        PERSON_VIEW,
+        PERSON_ADD,
+        PERSON_CHANGE,
+        PERSON_TRANSFER,
+        PERSON_EXPORT,
+        ORGS_IMPORT,
+    }
+)
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.PARTY_ADMIN: _ORG_AND_PEOPLE_ADMIN | {ROLE_VIEW},
+    Role.BRANCH_SECRETARY: frozenset(
+        {ORG_VIEW, PERSON_VIEW, PERSON_ADD, PERSON_CHANGE, PERSON_TRANSFER, PERSON_EXPORT}
+    ),
+    Role.PARTY_WORKER: frozenset(
+        {ORG_VIEW, PERSON_VIEW, PERSON_ADD, PERSON_CHANGE, PERSON_TRANSFER, PERSON_EXPORT}
+    ),
+    Role.MEMBER: frozenset({ORG_VIEW}),
+    Role.INTERNAL_AUDITOR: frozenset({ORG_VIEW, PERSON_VIEW}),
+    Role.EXTERNAL_EXPERT: frozenset({ORG_VIEW}),
+    Role.SYSTEM_ADMIN: _ORG_AND_PEOPLE_ADMIN | {USER_MANAGE, ROLE_VIEW},
+    Role.SECURITY_ADMIN: frozenset({ORG_VIEW, ROLE_VIEW, ROLE_MANAGE, SECURITY_MANAGE}),
+    Role.AUDIT_ADMIN: frozenset({CHANGELOG_VIEW}),
+}
+
+
+def permissions_of(role: str) -> frozenset[str]:
+    return ROLE_PERMISSIONS.get(role, frozenset())
