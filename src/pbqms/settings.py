@@ -31,7 +31,6 @@ CSRF_TRUSTED_ORIGINS = env_list("PBQMS_CSRF_TRUSTED_ORIGINS", [])
 DEMO_MODE = env_bool("PBQMS_DEMO", False)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
