@@ -215,7 +215,9 @@ CACHES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # tokens from /api/auth/token/; refused for the administrator roles (they need TOTP
+        # and use session authentication)
+        "pbqms.core.authentication.PbqmsTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -238,6 +240,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "PostTitleEnum": "pbqms.orgs.models.Post.Title",
+        "ChangeLogActionEnum": "pbqms.core.models.ChangeLogEntry.Action",
+    },
 }
 
 LOGGING = {

@@ -1,19 +1,55 @@
-"""Shared API pieces: pagination, structured errors, and the scoped viewset base.
+"""Shared API pieces: structured errors, scope-aware permissions, the scoped viewset base,
+token authentication and the read-only change-log endpoint.
 
-Every endpoint lists only what ``visible_to(user, perm)`` allows; an object outside the
-scope is a 404. Writes go through the app's services; a stale ``version`` is a 409.
+The rules every endpoint follows (the same as the UI):
+
+* A caller who holds the endpoint's permission nowhere gets 403.
+* Lists and lookups go through ``visible_to(user, perm)``; an object outside the caller's
+  scope does not exist for them (404, and absent from lists).
+* Inside the scope but without the right for the action: 403.
+* Writes go through the app's services; their ``ValidationError`` becomes a 400 with field
+  errors, a stale ``version`` a 409. Nothing is saved on an error (one transaction).
 """
 
 from __future__ import annotations
 
+from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.http import Http404
-from rest_framework import exceptions, status, viewsets
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.debug import sensitive_post_parameters
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import exceptions, permissions, serializers, status, viewsets
+from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from pbqms.core import scope
+from pbqms.core.authentication import PbqmsTokenAuthentication, token_refusal
+from pbqms.core.changelog import log_security_event
 from pbqms.core.locking import StaleObjectError
+from pbqms.core.models import ChangeLogEntry
+from pbqms.core.roles import CHANGELOG_VIEW
+
+# Ids in URLs and bodies: digits that fit a 64-bit column (a longer number is "not found",
+# never a database overflow).
+ID_REGEX = r"[0-9]{1,18}"
+MAX_ID = 10**18 - 1
+
+
+# ---------------------------------------------------------------- errors
 
 
 def _django_validation_detail(exc: DjangoValidationError):
@@ -26,8 +62,14 @@ def _django_validation_detail(exc: DjangoValidationError):
 
 
 def exception_handler(exc, ctx):
-    """Errors as ``{"error": {"code", "message", "fields"}}`` plus DRF's field map."""
+    """Errors as ``{"error": {"code", "message", "fields"}}`` plus DRF's field map.
+
+    ``fields`` (and the top-level copy of it) maps each field to a list of messages;
+    errors that concern no single field are under ``non_field_errors``."""
     if isinstance(exc, StaleObjectError):
+        from rest_framework.views import set_rollback
+
+        set_rollback()
         return Response(
             {"error": {"code": "stale", "message": str(exc.messages[0])}},
             status=status.HTTP_409_CONFLICT,
@@ -45,7 +87,7 @@ def exception_handler(exc, ctx):
     if isinstance(exc, exceptions.ValidationError):
         fields = data if isinstance(data, dict) else {"non_field_errors": data}
         response.data = {
-            "error": {"code": "invalid", "message": "Invalid input.", "fields": fields},
+            "error": {"code": "invalid", "message": _("Invalid input."), "fields": fields},
             **fields,
         }
     else:
@@ -55,10 +97,109 @@ def exception_handler(exc, ctx):
     return response
 
 
+# ---------------------------------------------------------------- fields
+
+
+class BoundedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A reference by id; a malformed or out-of-range id is a field error (never a database
+    overflow)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        try:
+            pk = int(data)
+        except (TypeError, ValueError):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 0 < pk <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(pk)
+
+
+class ScopedPrimaryKeyField(BoundedPrimaryKeyField):
+    """A reference by id to an object the caller may see (``visible_to(user, perm)``).
+    An id outside the scope gets the same answer as an id that does not exist."""
+
+    def __init__(self, *, model=None, perm: str | None = None, **kwargs):
+        self.model = model
+        self.perm = perm
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", model._default_manager.none())
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return self.model._default_manager.visible_to(user, self.perm)
+
+
+class VersionField(serializers.IntegerField):
+    """The ``version`` an edit is based on (optimistic locking): required; a stale one is
+    answered with 409."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**31 - 1)
+        kwargs.setdefault(
+            "help_text",
+            gettext_lazy(
+                "The version of the record the change is based on, as last read. A stale "
+                "version is refused with 409."
+            ),
+        )
+        super().__init__(**kwargs)
+
+
+class VersionRequiredMixin:
+    """Serializer mixin: ``version`` is required even on partial updates (PATCH)."""
+
+    def validate(self, attrs):
+        if "version" not in attrs:
+            raise serializers.ValidationError({"version": [_("This field is required.")]})
+        return super().validate(attrs)
+
+
+# ---------------------------------------------------------------- permissions
+
+
+class ScopePermission(permissions.BasePermission):
+    """403 for a caller who holds the view's permission for this action nowhere; per
+    object, 403 when the object is visible (else it would already be 404) but the action's
+    permission is not granted on its unit."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return view.may_use(user, view.perm_for_action())
+
+    def has_object_permission(self, request, view, obj):
+        perm = view.action_perms.get(view.action)
+        if perm is None:
+            return True
+        return scope.has_perm(request.user, perm, view.scope_org(obj))
+
+
 class ScopedViewSetMixin:
-    """Restricts the queryset to the caller's scope. Subclasses set ``view_perm``."""
+    """Restricts the queryset to the caller's scope.
+
+    Subclasses set ``view_perm`` (reads) and ``action_perms`` (``{action: perm}`` for
+    writes). The services re-check every write; the checks here only make sure a caller
+    without the right hears 403 before any 400 about their input."""
 
     view_perm: str | None = None
+    action_perms: dict[str, str] = {}
+    permission_classes = [permissions.IsAuthenticated, ScopePermission]
+    lookup_value_regex = ID_REGEX
+
+    def perm_for_action(self) -> str | None:
+        return self.action_perms.get(self.action) or self.view_perm
+
+    def may_use(self, user, perm: str | None) -> bool:
+        return perm is None or scope.has_perm(user, perm)
+
+    def scope_org(self, obj):
+        return getattr(obj, "org", obj)
 
     def get_queryset(self):
         qs = super().get_queryset()
@@ -71,3 +212,227 @@ class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 class ScopedModelViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
     pass
+
+
+# ---------------------------------------------------------------- token authentication
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, style={"input_type": "password"}, write_only=True
+    )
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    username = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = inline_serializer(
+        "ErrorBody",
+        {
+            "code": serializers.CharField(),
+            "message": serializers.CharField(),
+            "fields": serializers.DictField(
+                child=serializers.ListField(child=serializers.CharField()), required=False
+            ),
+        },
+    )
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class TokenView(APIView):
+    """Exchange a username and password for an API token (``Authorization: Token <key>``).
+
+    Failures count towards the account and IP lockout exactly like the sign-in page.
+    Accounts holding an administrator role (system, security, audit administrator) must use
+    two-factor authentication: they get no token and use the API through their signed-in
+    browser session instead. ``DELETE`` revokes the caller's token."""
+
+    authentication_classes = [PbqmsTokenAuthentication]
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = []
+
+    def get_permissions(self):
+        if self.request.method == "DELETE":
+            return [permissions.IsAuthenticated()]
+        return super().get_permissions()
+
+    def get_authenticators(self):
+        # POST must not depend on a session cookie (and so needs no CSRF token)
+        if getattr(self, "request", None) is not None and self.request.method == "POST":
+            return []
+        return super().get_authenticators()
+
+    def _error(self, code: str, message: str, http_status: int, fields=None) -> Response:
+        body = {"error": {"code": code, "message": message}}
+        if fields:
+            body["error"]["fields"] = fields
+            body.update(fields)
+        return Response(body, status=http_status)
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        request=TokenRequestSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="Missing fields or wrong login."),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="Administrator account (use session authentication) or "
+                "password change pending.",
+            ),
+            429: OpenApiResponse(ErrorSerializer, description="Account or IP locked out."),
+        },
+        auth=[],
+    )
+    def post(self, request, *args, **kwargs):
+        serializer = TokenRequestSerializer(data=request.data)
+        if not serializer.is_valid():
+            return self._error(
+                "invalid", _("Invalid input."), status.HTTP_400_BAD_REQUEST, serializer.errors
+            )
+        django_request = request._request
+        user = authenticate(
+            request=django_request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+        )
+        if getattr(django_request, "axes_locked_out", False):
+            # answer here in JSON; the lockout middleware would answer with the sign-in page
+            django_request.axes_locked_out = False
+            return self._error(
+                "locked_out",
+                _("Too many failed sign-in attempts. Try again later."),
+                status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+        if user is None:
+            return self._error(
+                "invalid_credentials",
+                _("The username or password is wrong."),
+                status.HTTP_400_BAD_REQUEST,
+                {"non_field_errors": [_("The username or password is wrong.")]},
+            )
+        refusal = token_refusal(user)
+        if refusal is not None:
+            log_security_event(
+                "login_failed", user=user, outcome="failure", details={"via": "api_token"}
+            )
+            return self._error(refusal[0], refusal[1], status.HTTP_403_FORBIDDEN)
+        token, _created = Token.objects.get_or_create(user=user)
+        # a successful sign-in: the change log records it (never the token), the lockout
+        # counter is reset and last_login stamped, as for the sign-in page
+        user_logged_in.send(sender=type(user), request=django_request, user=user)
+        return Response({"token": token.key, "username": user.username})
+
+    @extend_schema(operation_id="auth_token_destroy", request=None, responses={204: None})
+    def delete(self, request, *args, **kwargs):
+        Token.objects.filter(user=request.user).delete()
+        log_security_event("logout", user=request.user, details={"via": "api_token"})
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# failures must be written even though the answer is an error: no request-wide rollback
+token_view = transaction.non_atomic_requests(TokenView.as_view())
+
+
+# ---------------------------------------------------------------- change log
+
+
+class ChangeLogEntrySerializer(serializers.ModelSerializer):
+    action_display = serializers.CharField(source="get_action_display", read_only=True)
+    is_security_event = serializers.BooleanField(read_only=True)
+    changes = serializers.JSONField(
+        read_only=True,
+        help_text=gettext_lazy(
+            "For changes of an object: {field: [old, new]}. For security events: details."
+        ),
+    )
+
+    class Meta:
+        model = ChangeLogEntry
+        fields = [
+            "id",
+            "timestamp",
+            "actor",
+            "actor_repr",
+            "ip",
+            "request_id",
+            "source",
+            "action",
+            "action_display",
+            "is_security_event",
+            "outcome",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "org_id",
+            "changes",
+            "reason",
+            "prev_hash",
+            "hash",
+        ]
+        read_only_fields = fields
+
+
+class ChangeLogFilter(filters.FilterSet):
+    actor = filters.NumberFilter(method="filter_actor", label="actor id")
+    actor_name = filters.CharFilter(field_name="actor_repr", lookup_expr="iexact")
+    action = filters.MultipleChoiceFilter(choices=ChangeLogEntry.Action.choices)
+    security = filters.BooleanFilter(method="filter_security", label="security events only")
+    object_type = filters.CharFilter(field_name="object_type")
+    object_id = filters.CharFilter(field_name="object_id")
+    outcome = filters.ChoiceFilter(choices=ChangeLogEntry.Outcome.choices)
+    source = filters.CharFilter(field_name="source")
+    request_id = filters.CharFilter(field_name="request_id")
+    date_from = filters.DateFilter(field_name="timestamp", lookup_expr="date__gte")
+    date_to = filters.DateFilter(field_name="timestamp", lookup_expr="date__lte")
+
+    class Meta:
+        model = ChangeLogEntry
+        fields = []
+
+    def filter_actor(self, queryset, name, value):
+        if value is None or not 0 < value <= MAX_ID or value != int(value):
+            return queryset.none()
+        return queryset.filter(actor_id=int(value))
+
+    def filter_security(self, queryset, name, value):
+        if value is None:
+            return queryset
+        if value:
+            return queryset.filter(action__in=ChangeLogEntry.SECURITY_ACTIONS)
+        return queryset.exclude(action__in=ChangeLogEntry.SECURITY_ACTIONS)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List change-log entries (audit administrator only)",
+        description="Every change of a domain object and every security event, newest "
+        "first. Read-only: entries cannot be changed or deleted.",
+    ),
+    retrieve=extend_schema(summary="One change-log entry (audit administrator only)"),
+)
+class ChangeLogViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit trail. Only the audit administrator (``core.view_changelogentry``) may
+    read it; everyone else gets 403."""
+
+    queryset = ChangeLogEntry.objects.order_by("-id")
+    serializer_class = ChangeLogEntrySerializer
+    filterset_class = ChangeLogFilter
+    ordering_fields = ["id", "timestamp"]
+    ordering = ["-id"]
+    lookup_value_regex = ID_REGEX
+    permission_classes = [permissions.IsAuthenticated, ScopePermission]
+    action_perms: dict[str, str] = {}
+
+    def perm_for_action(self) -> str:
+        return CHANGELOG_VIEW
+
+    def may_use(self, user, perm) -> bool:
+        return scope.has_perm(user, perm)
+
+    def scope_org(self, obj):
+        return None
