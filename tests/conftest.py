@@ -99,3 +99,10 @@ def login(client):
 @pytest.fixture
 def password():
     return PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Django's production PBKDF2 costs about a second per hash on a small machine; tests
+    that create users or sign in would spend most of their time there."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -63,8 +63,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "pbqms.accounts.middleware.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # after MessageMiddleware: it tells the user why they were signed out
+    "pbqms.accounts.middleware.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "pbqms.core.middleware.SecurityHeadersMiddleware",
@@ -153,6 +154,9 @@ AXES_LOCKOUT_CALLABLE = "pbqms.accounts.views.lockout_response"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# SECURITY.md item 11: axes keeps the login form's fields; mask the password (always masked)
+# and every token besides the user name and address it stores in its own columns
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken", "token"]
 
 # SECURITY.md item 4: 30 minutes idle, 12 hours absolute; sessions live in the database.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"

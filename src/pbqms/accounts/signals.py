@@ -14,6 +14,10 @@ from pbqms.core.changelog import log_security_event
 
 @receiver(user_logged_in)
 def on_login(sender, request, user, **kwargs):
+    if request is not None and hasattr(request, "session"):
+        from pbqms.accounts.middleware import mark_login
+
+        mark_login(request)
     log_security_event("login", user=user)
 
 

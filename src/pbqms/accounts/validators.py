@@ -53,19 +53,20 @@ class NotContainingUsernameValidator:
 
 
 class PasswordHistoryValidator:
-    """Not one of the last ``history`` passwords (current one included)."""
+    """Not one of the last ``history`` passwords: the current one and the ``history - 1``
+    before it (so with 5, the sixth-latest password may be used again)."""
 
     def __init__(self, history: int = 5):
         self.history = history
 
     def validate(self, password: str, user=None) -> None:
-        if user is None or not getattr(user, "pk", None):
+        if user is None or not getattr(user, "pk", None) or self.history < 1:
             return
         from pbqms.accounts.models import PasswordHistory, User
 
         hashes = list(
             PasswordHistory.objects.filter(user_id=user.pk).values_list("password", flat=True)[
-                : self.history
+                : self.history - 1
             ]
         )
         current = User.objects.filter(pk=user.pk).values_list("password", flat=True).first()
