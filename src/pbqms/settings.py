@@ -199,6 +199,8 @@ if env_str("PBQMS_S3_BUCKET", ""):
             "querystring_auth": True,
         },
     }
+# the shared static files (theme, vendored Tabler/htmx/ECharts) live in src/pbqms/static
+STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
