@@ -10,8 +10,9 @@ from pbqms.core.models import ChangeLogEntry
 
 
 @pytest.fixture
-def api(db):
-    """``api(user)``: an APIClient with a signed-in session (``api(None)``: anonymous)."""
+def api(db, entries):
+    """``api(user)``: an APIClient with a signed-in session (``api(None)``: anonymous).
+    Signing in writes a "login" entry; ``entries`` starts counting after it."""
 
     def _api(user=None) -> APIClient:
         client = APIClient()
@@ -26,6 +27,7 @@ def api(db):
         session = client.session
         session["otp_device_id"] = device.persistent_id
         session.save()
+        entries.mark()
         return client
 
     return _api

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 from django_filters import rest_framework as filters
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -222,6 +223,15 @@ class TokenRequestSerializer(serializers.Serializer):
     password = serializers.CharField(
         max_length=4096, trim_whitespace=False, style={"input_type": "password"}, write_only=True
     )
+    otp = serializers.CharField(
+        max_length=12,
+        required=False,
+        allow_blank=True,
+        help_text=gettext_lazy(
+            "The current code of the authenticator app; required when the account has "
+            "two-factor authentication set up."
+        ),
+    )
 
 
 class TokenResponseSerializer(serializers.Serializer):
@@ -321,6 +331,23 @@ class TokenView(APIView):
                 "login_failed", user=user, outcome="failure", details={"via": "api_token"}
             )
             return self._error(refusal[0], refusal[1], status.HTTP_403_FORBIDDEN)
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is not None:
+            code = (serializer.validated_data.get("otp") or "").strip()
+            if not code or not device.verify_token(code):
+                if code:
+                    log_security_event("otp_failed", user=user, outcome="failure")
+                message = (
+                    _("The code is wrong or has expired. Try the newest code.")
+                    if code
+                    else _("Enter the code from your authenticator app.")
+                )
+                return self._error(
+                    "otp_required" if not code else "otp_invalid",
+                    message,
+                    status.HTTP_400_BAD_REQUEST,
+                    {"otp": [message]},
+                )
         token, _created = Token.objects.get_or_create(user=user)
         # a successful sign-in: the change log records it (never the token), the lockout
         # counter is reset and last_login stamped, as for the sign-in page

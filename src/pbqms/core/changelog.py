@@ -25,6 +25,8 @@ from pbqms.core import context
 
 GENESIS_HASH = "0" * 64
 MASKED = "******"
+# fields that change on every save; an update that changes only these writes no entry
+BOOKKEEPING_FIELDS = frozenset({"version"})
 # Any constant works; it names the PostgreSQL advisory lock that orders chain writes.
 _CHAIN_LOCK_KEY = 0x70627173
 
@@ -231,10 +233,10 @@ def _on_save(sender, instance, created, raw=False, **kwargs):
         changes = (
             diff(before, after) if loaded is not None else {k: [None, v] for k, v in after.items()}
         )
-        if not changes:
-            return
         action = "update"
-    write_entry(action, instance=instance, changes=changes)
+    # a save that changed nothing but the optimistic-lock counter is not a change
+    if changes and (created or set(changes) - BOOKKEEPING_FIELDS):
+        write_entry(action, instance=instance, changes=changes)
     # later saves of the same instance diff against what was just written
     instance._loaded_values = {
         f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields
