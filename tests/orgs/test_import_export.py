@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import re
 import zipfile
 
 import openpyxl
@@ -413,3 +414,292 @@ def test_export_people_workbook(users, tree):
     sheet = openpyxl.load_workbook(io.BytesIO(out.getvalue())).worksheets[0]
     rows = {r[0]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
     assert rows["导出人"][3] == "138****8000"
+
+
+# ---------------------------------------------------------------- views
+
+IMPORT_URL = "/orgs/import/"
+EXPORT_URL = "/orgs/people/export/"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def post_file(client, content: bytes, name="people.xlsx", htmx=True):
+    extra = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    return client.post(IMPORT_URL, {"file": upload(content, name)}, **extra)
+
+
+def body(response) -> bytes:
+    if response.streaming:
+        return b"".join(response.streaming_content)
+    return response.content
+
+
+def open_xlsx(response):
+    return openpyxl.load_workbook(io.BytesIO(body(response)))
+
+
+def test_routes_reverse():
+    from django.urls import reverse
+
+    assert reverse("orgs:import") == IMPORT_URL
+    assert reverse("orgs:import_template") == "/orgs/import/template/"
+    assert reverse("orgs:person_export") == EXPORT_URL
+
+
+def test_import_page(users, login, django_assert_max_num_queries):
+    client = login(users.party_admin)
+    with django_assert_max_num_queries(12):
+        response = client.get(IMPORT_URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="import-form"' in html
+    assert "/orgs/import/template/?kind=units" in html
+    assert "/orgs/import/template/?kind=people" in html
+    assert 'hx-encoding="multipart/form-data"' in html
+    assert "pb-when-busy" in html  # the busy indicator shown while the import runs
+
+
+@pytest.mark.parametrize(
+    "who", ["member_a1", "expert", "secretary_a1", "secretary_b1", "auditor", "nobody"]
+)
+def test_import_forbidden_without_import_permission(users, login, who):
+    client = login(getattr(users, who))
+    assert client.get(IMPORT_URL).status_code == 403
+    response = post_file(client, people_file([person_row("越权", org="A1")]))
+    assert response.status_code == 403
+    assert client.get("/orgs/import/template/?kind=people").status_code == 403
+    assert not Person.objects.filter(name="越权").exists()
+
+
+def test_import_requires_login(client, db):
+    response = client.get(IMPORT_URL)
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_import_upload_success(users, tree, login):
+    client = login(users.party_admin)
+    rows = [person_row("上传甲"), person_row("上传乙", org="B1", status="群众", joined=None)]
+    response = post_file(client, people_file(rows), name="名单.xlsx")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="import-success"' in html
+    assert "名单.xlsx" in html
+    assert "<html" not in html  # htmx gets only the result panel
+    assert Person.objects.filter(name__in=["上传甲", "上传乙"]).count() == 2
+    entry = ChangeLogEntry.objects.filter(object_type="orgs.person", object_repr="上传甲").get()
+    assert (entry.source, entry.reason, entry.actor_id) == (
+        "import",
+        "导入: 名单.xlsx",
+        users.party_admin.pk,
+    )
+    assert entry.ip == "127.0.0.1"
+    event = ChangeLogEntry.objects.get(action="import")
+    assert event.changes["created"] == 2 and event.source == "import"
+
+
+def test_import_upload_without_htmx_renders_the_page(users, tree, login):
+    client = login(users.party_admin)
+    response = post_file(client, units_file([["A", "UP1", "上传支部", "", "党支部"]]), htmx=False)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" in html and 'data-testid="import-success"' in html
+    assert Organization.objects.filter(code="UP1").exists()
+
+
+def test_import_upload_with_errors_shows_report(users, tree, login):
+    client = login(users.party_admin)
+    rows = [person_row(f"批量{i:02d}") for i in range(20)]
+    rows[2] = person_row("批量02", gender="X")
+    rows[7] = person_row("批量07", org="NOPE")
+    rows[15] = person_row("批量15", joined="昨天")
+    response = post_file(client, people_file(rows), name="批量.xlsx")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="import-errors"' in html
+    assert html.count('data-testid="import-error-row"') == 3
+    for cell in (">4<", ">9<", ">17<", "性别", "所在组织编码", "入党日期", "NOPE", "昨天"):
+        assert cell in html
+    assert not Person.objects.filter(name__startswith="批量").exists()
+    # the report: every uploaded row again with an error column, bad rows explained
+    report_url = re.search(r'href="(/orgs/import/report/[0-9a-f]+/)"', html).group(1)
+    report = client.get(report_url)
+    assert report.status_code == 200
+    assert report["Content-Type"] == XLSX_TYPE
+    assert "attachment" in report["Content-Disposition"]
+    assert "filename*=utf-8''" in report["Content-Disposition"]
+    wb = open_xlsx(report)
+    sheet = wb.worksheets[0]
+    assert sheet.max_row == 21
+    marked = [r[0] for r in sheet.iter_rows(min_row=2, values_only=True) if r[-1]]
+    assert marked == ["批量02", "批量07", "批量15"]
+    assert [r[:2] for r in wb["错误清单"].iter_rows(min_row=2, values_only=True)] == [
+        (4, "性别"),
+        (9, "所在组织编码"),
+        (17, "入党日期"),
+    ]
+    # another session (even the same role) cannot fetch it
+    other = make_user("other_admin")
+    grant(other, Role.PARTY_ADMIN, tree.root)
+    client.logout()
+    assert login(other).get(report_url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [
+        ("姓名,性别\n张三,男\n".encode(), "people.xlsx"),  # a text file renamed .xlsx
+        (b"PK\x03\x04 not really a zip", "people.xlsx"),
+        (b"", "empty.xlsx"),
+    ],
+)
+def test_import_upload_wrong_file_type(users, login, content, name):
+    client = login(users.party_admin)
+    response = post_file(client, content, name=name)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="import-file-error"' in html
+    assert Person.objects.count() == 1  # only the fixture's member
+
+
+def test_import_upload_zip_that_is_not_xlsx(users, login):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("word/document.xml", "<w/>")
+    response = post_file(login(users.party_admin), buffer.getvalue())
+    assert 'data-testid="import-file-error"' in response.content.decode()
+
+
+def test_import_upload_too_many_rows(users, login, settings):
+    settings.PBQMS_IMPORT_MAX_ROWS = 10
+    response = post_file(
+        login(users.party_admin), people_file([person_row(f"多{i}") for i in range(11)])
+    )
+    assert 'data-testid="import-file-error"' in response.content.decode()
+    assert not Person.objects.filter(name__startswith="多").exists()
+
+
+def test_import_out_of_scope_rows_via_view(users, tree, login):
+    admin_b = make_user("admin_b")
+    grant(admin_b, Role.PARTY_ADMIN, tree.sub_b)
+    client = login(admin_b)
+    response = post_file(client, people_file([person_row("乙", org="B1"), person_row("甲")]))
+    html = response.content.decode()
+    assert html.count('data-testid="import-error-row"') == 1
+    assert "A1" in html
+    assert "A公司第一党支部" not in html  # the unit's name is not revealed
+    assert not Person.objects.filter(name__in=["甲", "乙"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "headers", "filename"),
+    [("units", UNIT_HEADERS, "组织导入模板.xlsx"), ("people", PERSON_HEADERS, "人员导入模板.xlsx")],
+)
+def test_template_download(users, login, kind, headers, filename):
+    from urllib.parse import quote
+
+    response = login(users.party_admin).get(f"/orgs/import/template/?kind={kind}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == XLSX_TYPE
+    assert response["Content-Disposition"].startswith("attachment")
+    assert quote(filename) in response["Content-Disposition"]
+    wb = open_xlsx(response)
+    assert [c.value for c in wb.worksheets[0][1]] == headers
+    assert "说明" in wb.sheetnames
+
+
+def test_template_unknown_kind(users, login):
+    assert login(users.party_admin).get("/orgs/import/template/?kind=x").status_code == 404
+
+
+# ---------------------------------------------------------------- export
+
+
+@pytest.fixture
+def people(tree):
+    made = [
+        make_person(tree.branch_a1, "甲一", phone="13800000001", member_status="full"),
+        make_person(tree.group_a1, "甲二", phone="13800000002", member_status="activist"),
+        make_person(tree.branch_a2, "乙一", phone="13800000003", member_status="full"),
+        make_person(tree.branch_b1, "丙一", phone="13800000004", member_status="masses"),
+    ]
+    Post.objects.create(person=made[0], org=tree.branch_a1, title=Post.Title.SECRETARY)
+    return made
+
+
+def exported_names(response) -> list[str]:
+    sheet = open_xlsx(response).worksheets[0]
+    assert [c.value for c in sheet[1]] == list(xlsx.EXPORT_HEADERS)
+    return [r[0] for r in sheet.iter_rows(min_row=2, values_only=True)]
+
+
+def test_export_everything_visible(users, people, login):
+    response = login(users.party_admin).get(EXPORT_URL)
+    assert response.status_code == 200
+    assert response["Content-Type"] == XLSX_TYPE
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment") and "filename*=utf-8''" in disposition
+    assert "%E4%BA%BA%E5%91%98" in disposition  # 人员…
+    assert response["Cache-Control"] == "no-store"
+    names = exported_names(response)
+    assert sorted(names) == sorted(Person.objects.values_list("name", flat=True))
+
+
+def test_export_secretary_gets_own_branch_only(users, people, login):
+    response = login(users.secretary_a1).get(EXPORT_URL)
+    assert response.status_code == 200
+    sheet = open_xlsx(response).worksheets[0]
+    rows = {r[0]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    assert set(rows) == {"甲一", "甲二", "党员甲"}  # A1 and its group, nothing else
+    assert rows["甲一"][3] == "13800000001"  # full phone: the secretary may export A1
+    assert rows["甲一"][8] == "书记"
+    assert rows["甲二"][4] == "A1G1"
+
+
+def test_export_filtered_as_the_list(users, people, tree, login):
+    client = login(users.party_admin)
+    assert sorted(exported_names(client.get(EXPORT_URL + "?member_status=full"))) == sorted(
+        ["甲一", "乙一", "党员甲"]
+    )
+    assert exported_names(client.get(EXPORT_URL + f"?org={tree.branch_a2.pk}")) == ["乙一"]
+    assert exported_names(client.get(EXPORT_URL + "?q=甲二")) == ["甲二"]
+    assert exported_names(client.get(EXPORT_URL + "?post=secretary")) == ["甲一"]
+    # the list's order (by unit, then name)
+    names = exported_names(client.get(EXPORT_URL + "?sort=-name"))
+    assert names == sorted(names, reverse=True)
+
+
+def test_export_filter_outside_scope_gives_no_rows(users, people, tree, login):
+    client = login(users.secretary_a1)
+    response = client.get(EXPORT_URL + f"?org={tree.branch_b1.pk}")
+    assert response.status_code == 200
+    assert exported_names(response) == []
+
+
+def test_export_is_audited(users, people, tree, login):
+    client = login(users.secretary_a1)
+    client.get(EXPORT_URL + "?member_status=full&page=3")
+    event = ChangeLogEntry.objects.get(action="export")
+    assert event.actor_id == users.secretary_a1.pk
+    assert event.outcome == "success"
+    assert event.changes["rows"] == 2  # 甲一 and 党员甲
+    assert event.changes["filter"] == {"member_status": "full"}
+    assert event.ip == "127.0.0.1"
+
+
+@pytest.mark.parametrize("who", ["member_a1", "expert", "auditor", "nobody", "audit_admin"])
+def test_export_forbidden(users, people, login, who):
+    response = login(getattr(users, who)).get(EXPORT_URL)
+    assert response.status_code == 403
+    assert not ChangeLogEntry.objects.filter(action="export").exists()
+
+
+@pytest.mark.parametrize("count", [10, 300])
+def test_export_query_count_is_bounded(users, tree, login, django_assert_max_num_queries, count):
+    for i in range(count):
+        make_person(tree.branch_a1 if i % 2 else tree.branch_b1, f"批{i:04d}")
+    client = login(users.party_admin)
+    with django_assert_max_num_queries(16):
+        response = client.get(EXPORT_URL)
+        names = exported_names(response)
+    assert len(names) == count + 1

@@ -33,3 +33,13 @@ urlpatterns += [
     path("roles/options/users/", views_roles.user_options, name="role_user_options"),
     path("roles/options/units/", views_roles.unit_options, name="role_unit_options"),
 ]
+
+# Excel import and export (导入/导出): pbqms.orgs.views_io
+from pbqms.orgs import views_io  # noqa: E402
+
+urlpatterns += [
+    path("import/", views_io.import_page, name="import"),
+    path("import/template/", views_io.import_template, name="import_template"),
+    path("import/report/<str:token>/", views_io.import_report, name="import_report"),
+    path("people/export/", views_io.person_export, name="person_export"),
+]
