@@ -125,4 +125,12 @@ def menu_for(user, current_path: str = "") -> list[dict]:
                     "all_coming": all(i["coming"] for i in items),
                 }
             )
+    # only the most specific match is active (/orgs/people/ also starts with /orgs/)
+    active = [i for g in groups for i in g["items"] if i["active"]]
+    if len(active) > 1:
+        best = max(active, key=lambda i: len(i["url"]))
+        for g in groups:
+            for i in g["items"]:
+                i["active"] = i is best
+            g["active"] = any(i["active"] for i in g["items"])
     return groups

@@ -164,7 +164,9 @@ class UnitDissolveForm(StyledFormMixin, forms.Form):
 class PersonForm(StyledFormMixin, forms.Form):
     """Create (with ``units``: where the user may add people) or edit a person."""
 
-    org = UnitChoiceField(queryset=Organization.objects.none(), label=_("Unit"))
+    org = UnitChoiceField(
+        queryset=Organization.objects.none(), label=_("Unit"), empty_label=_("Choose a unit")
+    )
     name = model_field(Person, "name")
     gender = model_field(Person, "gender", widget=forms.RadioSelect)
     birth_date = model_field(Person, "birth_date")
@@ -210,7 +212,11 @@ class PersonForm(StyledFormMixin, forms.Form):
 
 
 class PersonTransferForm(StyledFormMixin, forms.Form):
-    to_org = UnitChoiceField(queryset=Organization.objects.none(), label=_("Transfer to"))
+    to_org = UnitChoiceField(
+        queryset=Organization.objects.none(),
+        label=_("Transfer to"),
+        empty_label=_("Choose a unit"),
+    )
     on = forms.DateField(label=_("Transfer date"), widget=DATE_WIDGET, initial=timezone.localdate)
     reason = forms.CharField(
         label=_("Reason"),
