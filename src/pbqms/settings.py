@@ -238,7 +238,14 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "pbqms API",
-    "DESCRIPTION": _("Party-Building Quality Management System REST API"),
+    "DESCRIPTION": _(
+        "Party-Building Quality Management System REST API. Authentication: a signed-in "
+        "browser session, or an API token from POST /api/auth/token/ sent as "
+        "'Authorization: Token <key>'. The system, security and audit administrators must "
+        "use two-factor authentication, so they get no token: they sign in on the web page "
+        "and use the API through that session. You see and change only what your role "
+        "assignments allow; anything outside your scope answers 404."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

@@ -285,6 +285,7 @@ class TokenView(APIView):
 
     @extend_schema(
         operation_id="auth_token_create",
+        summary="Get an API token (not for administrator roles)",
         request=TokenRequestSerializer,
         responses={
             200: TokenResponseSerializer,
@@ -354,7 +355,12 @@ class TokenView(APIView):
         user_logged_in.send(sender=type(user), request=django_request, user=user)
         return Response({"token": token.key, "username": user.username})
 
-    @extend_schema(operation_id="auth_token_destroy", request=None, responses={204: None})
+    @extend_schema(
+        operation_id="auth_token_destroy",
+        summary="Revoke your API token",
+        request=None,
+        responses={204: None},
+    )
     def delete(self, request, *args, **kwargs):
         Token.objects.filter(user=request.user).delete()
         log_security_event("logout", user=request.user, details={"via": "api_token"})
