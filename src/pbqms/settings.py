@@ -268,6 +268,9 @@ LOGGING = {
     "loggers": {
         # never log request bodies (passwords) or SQL parameters
         "django.db.backends": {"level": "WARNING"},
+        # at DEBUG, a missing template variable logs the whole template context, which
+        # can hold secrets (a TOTP key being set up): never below INFO
+        "django.template": {"level": "INFO"},
         "axes": {"level": "WARNING"},
     },
 }

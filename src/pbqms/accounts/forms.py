@@ -26,13 +26,17 @@ class StyledFormMixin:
             if css not in existing.split():
                 widget.attrs["class"] = f"{existing} {css}".strip()
 
-    def full_clean(self):
-        super().full_clean()
-        for name in self.errors:
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        names = [field] if field else []
+        if field is None and hasattr(error, "error_dict"):
+            names = list(error.error_dict)
+        for name in names:
             if name in self.fields:
                 widget = self.fields[name].widget
-                if "is-invalid" not in widget.attrs.get("class", ""):
-                    widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+                css = widget.attrs.get("class", "")
+                if "is-invalid" not in css.split():
+                    widget.attrs["class"] = f"{css} is-invalid".strip()
 
 
 class LoginForm(AuthenticationForm):

@@ -54,6 +54,19 @@ def start_totp_setup(user: User) -> TOTPDevice:
     return device
 
 
+def totp_wait_seconds(device: TOTPDevice) -> int:
+    """Seconds until django-otp accepts another code after wrong ones (0: now)."""
+    from django.utils import timezone
+
+    allowed, data = device.verify_is_allowed()
+    if allowed:
+        return 0
+    until = (data or {}).get("locked_until")
+    if until is None:
+        return 1
+    return max(1, int((until - timezone.now()).total_seconds()) + 1)
+
+
 @transaction.atomic
 def confirm_totp(user: User, device: TOTPDevice, token: str) -> bool:
     """Confirm a device being set up with a code it produced; it replaces older devices."""
@@ -248,11 +261,11 @@ def lockouts() -> dict[str, list[dict]]:
     limit = settings.AXES_FAILURE_LIMIT
     result = {}
     for key, field in (("usernames", "username"), ("ips", "ip_address")):
+        recent = _recent_attempts().exclude(**{f"{field}__isnull": True})
+        if field == "username":
+            recent = recent.exclude(username="")
         rows = (
-            _recent_attempts()
-            .exclude(**{f"{field}__isnull": True})
-            .exclude(**{field: ""})
-            .values(field)
+            recent.values(field)
             .annotate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
             .filter(failures__gte=limit)
             .order_by("-last")[:100]

@@ -109,7 +109,15 @@ def otp_view(request):
     if setup:
         device = services.start_totp_setup(user)
     form = OTPTokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    wait = services.totp_wait_seconds(device) if request.method == "POST" else 0
+    if wait:
+        form.is_valid()
+        form.add_error(
+            "token",
+            _("Too many wrong codes. Wait %(n)d seconds, then enter the newest code.")
+            % {"n": wait},
+        )
+    elif request.method == "POST" and form.is_valid():
         token = form.cleaned_data["token"]
         ok = (
             services.confirm_totp(user, device, token)
@@ -124,6 +132,7 @@ def otp_view(request):
             return redirect(_safe_next(request))
         form.add_error("token", _("The code is wrong or has expired. Try the newest code."))
     context = {
+        "status": False,
         "form": form,
         "setup": setup,
         "required": needs_otp(user),

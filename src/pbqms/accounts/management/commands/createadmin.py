@@ -105,10 +105,14 @@ class Command(BaseCommand):
         with transaction.atomic(), action_context(source="command", reason="createadmin"):
             if root is None:
                 root = Organization.objects.add_root(
-                    name=unit_name,
-                    kind=Organization.Kind.COMMITTEE,
-                    code=next_number("orgs.organization"),
-                    term_years=Organization.DEFAULT_TERM_YEARS.get(Organization.Kind.COMMITTEE),
+                    {
+                        "name": unit_name,
+                        "kind": Organization.Kind.COMMITTEE,
+                        "code": next_number("orgs.organization"),
+                        "term_years": Organization.DEFAULT_TERM_YEARS.get(
+                            Organization.Kind.COMMITTEE
+                        ),
+                    }
                 )
                 self.stdout.write(f"Created the top unit {root.name} ({root.code}).")
             user.set_password(password)
