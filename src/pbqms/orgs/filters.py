@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from pbqms.core import roles
@@ -92,7 +92,8 @@ class PersonFilterSet(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(name__icontains=value) | Q(phone=value))
+        # by name only: phone numbers are masked for most readers and must not be probed
+        return queryset.filter(name__icontains=value)
 
     def filter_org(self, queryset, name, value):
         if value is None:

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from pbqms.core import changelog, roles, scope
@@ -95,15 +95,18 @@ def _validate_org_data(data: dict[str, Any], instance: Organization | None = Non
         raise ValidationError(errors)
 
 
+def can_add_top_level(actor) -> bool:
+    """A top-level unit may be added by a system administrator, or by anyone allowed to add
+    units while the tree is still empty (first set-up)."""
+    if roles.Role.SYSTEM_ADMIN in scope.roles_of(actor):
+        return True
+    return scope.has_perm(actor, roles.ORG_ADD) and not Organization.objects.exists()
+
+
 @transaction.atomic
 def create_unit(*, actor, parent: Organization | None, data: dict[str, Any]) -> Organization:
     if parent is None:
-        # a top-level unit may be added by a system administrator, or by anyone allowed to
-        # add units while the tree is still empty (first set-up)
-        is_sysadmin = roles.Role.SYSTEM_ADMIN in scope.roles_of(actor)
-        if not is_sysadmin and (
-            Organization.objects.exists() or not scope.has_perm(actor, roles.ORG_ADD)
-        ):
+        if not can_add_top_level(actor):
             raise PermissionDenied(_("Only the system administrator can add a top-level unit."))
     else:
         require(actor, roles.ORG_ADD, parent)
@@ -191,7 +194,9 @@ def dissolve_unit(
     errors = {}
     if not (reason or "").strip():
         errors["reason"] = _("Give the reason for dissolving the unit.")
-    if unit.dissolved_on:
+    if not on:
+        errors["on"] = _("Enter the date the unit is dissolved.")
+    elif unit.dissolved_on:
         errors["on"] = _("The unit is already dissolved.")
     if on and unit.founded_on and on < unit.founded_on:
         errors["on"] = _("A unit cannot be dissolved before it was founded.")
@@ -330,6 +335,16 @@ def transfer_person(
         errors["reason"] = _("Give the reason for the transfer.")
     if on > timezone.localdate():
         errors["on"] = _("The transfer date cannot be in the future.")
+    else:
+        stay = (
+            MembershipHistory.objects.filter(person=person, ended_on__isnull=True)
+            .order_by("-started_on")
+            .first()
+        )
+        if stay is not None and on < stay.started_on:
+            errors["on"] = _(
+                "The transfer date cannot be before the person joined the current unit (%(date)s)."
+            ) % {"date": formats.date_format(stay.started_on)}
     if errors:
         raise ValidationError(errors)
     with action_context(reason=reason.strip()):

@@ -160,7 +160,19 @@ def person_detail(request, pk):
         ),
         "history": history_for(person),
     }
+    if not context["show_phone"]:
+        _mask_phone_changes(context["history"])
     return render(request, "orgs/person_detail.html", context)
+
+
+def _mask_phone_changes(entries) -> None:
+    """Who sees only the masked phone on the page must not read it in the history either
+    (the entries are changed in memory only)."""
+    for entry in entries:
+        pair = (entry.changes or {}).get("phone")
+        if pair:
+            masked = [Person(phone=v).masked_phone if v else v for v in pair]
+            entry.changes = {**entry.changes, "phone": masked}
 
 
 @login_required
