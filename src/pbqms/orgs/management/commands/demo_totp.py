@@ -29,9 +29,7 @@ class Command(BaseCommand):
         user = User.objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No account {username!r}. Run `pbqms demo` first.")
-        device = (
-            TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-id").first()
-        )
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-id").first()
         if device is None:
             raise CommandError(f"{username} has no confirmed TOTP device.")
         code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
