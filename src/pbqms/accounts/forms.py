@@ -249,10 +249,11 @@ class UserEditForm(PersonOptionsMixin, StyledFormMixin, forms.Form):
 
 class ReasonForm(StyledFormMixin, forms.Form):
     reason = forms.CharField(
-        label=_("Reason"),
+        label=_("Reason for deactivating"),
         max_length=500,
         required=False,
         widget=forms.TextInput(),
+        help_text=_("Needed to deactivate the account; kept in the change log."),
     )
 
 

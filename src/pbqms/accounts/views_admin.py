@@ -294,7 +294,6 @@ def _policy() -> list[tuple[str, str]]:
     min_length = validators.get("MinimumLengthValidator", {}).get("OPTIONS", {}).get("min_length")
     history = validators.get("PasswordHistoryValidator", {}).get("OPTIONS", {}).get("history")
     max_age = settings.PBQMS_PASSWORD_MAX_AGE_DAYS
-    yes, no = _("Yes"), _("No")
     return [
         (_("Minimum password length"), _("%(n)s characters") % {"n": min_length or "—"}),
         (
@@ -304,8 +303,8 @@ def _policy() -> list[tuple[str, str]]:
             else _("not checked"),
         ),
         (
-            _("Password may contain the user name"),
-            no if "NotContainingUsernameValidator" in validators else yes,
+            _("User name inside the password"),
+            _("not allowed") if "NotContainingUsernameValidator" in validators else _("allowed"),
         ),
         (
             _("Earlier passwords that cannot be reused"),
