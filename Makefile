@@ -54,8 +54,12 @@ test-postgres:
 	  PBQMS_DATABASE_URL=$(PBQMS_PG_URL) $(VENV)/bin/pytest -m "not browser" $(PYTEST_ARGS); \
 	else echo "PostgreSQL not reachable at $(PBQMS_PG_URL): skipping the PostgreSQL run"; fi
 
+## make messages: extract every app's strings (Python and templates under src/pbqms) into
+## src/pbqms/locale/zh_Hans/LC_MESSAGES/django.po, then compile django.mo
+I18N_ENV := PYTHONPATH=.. DJANGO_SETTINGS_MODULE=pbqms.settings
 messages:
-	cd src/pbqms && for app in . core accounts orgs; do (cd $$app && ../$(if $(filter .,$$app),,../)$(PY) -m django makemessages -l zh_Hans --no-obsolete >/dev/null); done
+	cd src/pbqms && $(I18N_ENV) $(abspath $(PY)) -m django makemessages -l zh_Hans --no-obsolete -i "static/*"
+	cd src/pbqms && $(I18N_ENV) $(abspath $(PY)) -m django compilemessages -l zh_Hans
 
 ## make bench [BENCH_ARGS="--db postgres"]: 5,000 units / 100,000 people, prints latencies
 bench: install-dev
