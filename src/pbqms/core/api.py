@@ -23,7 +23,6 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
-from django_filters import rest_framework as filters
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -40,6 +39,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from pbqms.core import scope
 from pbqms.core.authentication import PbqmsTokenAuthentication, token_refusal
 from pbqms.core.changelog import log_security_event
+from pbqms.core.changelog_filters import MAX_ID, ChangeLogFilter
 from pbqms.core.locking import StaleObjectError
 from pbqms.core.models import ChangeLogEntry
 from pbqms.core.roles import CHANGELOG_VIEW
@@ -47,7 +47,6 @@ from pbqms.core.roles import CHANGELOG_VIEW
 # Ids in URLs and bodies: digits that fit a 64-bit column (a longer number is "not found",
 # never a database overflow).
 ID_REGEX = r"[0-9]{1,18}"
-MAX_ID = 10**18 - 1
 
 
 # ---------------------------------------------------------------- errors
@@ -408,36 +407,6 @@ class ChangeLogEntrySerializer(serializers.ModelSerializer):
             "hash",
         ]
         read_only_fields = fields
-
-
-class ChangeLogFilter(filters.FilterSet):
-    actor = filters.NumberFilter(method="filter_actor", label="actor id")
-    actor_name = filters.CharFilter(field_name="actor_repr", lookup_expr="iexact")
-    action = filters.MultipleChoiceFilter(choices=ChangeLogEntry.Action.choices)
-    security = filters.BooleanFilter(method="filter_security", label="security events only")
-    object_type = filters.CharFilter(field_name="object_type")
-    object_id = filters.CharFilter(field_name="object_id")
-    outcome = filters.ChoiceFilter(choices=ChangeLogEntry.Outcome.choices)
-    source = filters.CharFilter(field_name="source")
-    request_id = filters.CharFilter(field_name="request_id")
-    date_from = filters.DateFilter(field_name="timestamp", lookup_expr="date__gte")
-    date_to = filters.DateFilter(field_name="timestamp", lookup_expr="date__lte")
-
-    class Meta:
-        model = ChangeLogEntry
-        fields = []
-
-    def filter_actor(self, queryset, name, value):
-        if value is None or not 0 < value <= MAX_ID or value != int(value):
-            return queryset.none()
-        return queryset.filter(actor_id=int(value))
-
-    def filter_security(self, queryset, name, value):
-        if value is None:
-            return queryset
-        if value:
-            return queryset.filter(action__in=ChangeLogEntry.SECURITY_ACTIONS)
-        return queryset.exclude(action__in=ChangeLogEntry.SECURITY_ACTIONS)
 
 
 @extend_schema_view(
