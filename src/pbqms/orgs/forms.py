@@ -37,6 +37,19 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
         form.add_error(None, exc)
 
 
+def add_rule_errors(form: forms.Form, validate) -> None:
+    """On a form that already failed, also show the service rules' errors for the fields
+    that passed (``validate(cleaned_data)`` raises the service's ``ValidationError``)."""
+    try:
+        validate(form.cleaned_data)
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            return
+        for field, errors in exc.error_dict.items():
+            if field in form.fields and field not in form.errors:
+                form.add_error(field, errors)
+
+
 class StyledFormMixin:
     """Tabler/Bootstrap classes on every widget, ``is-invalid`` on fields with errors."""
 

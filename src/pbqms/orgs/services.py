@@ -251,6 +251,12 @@ def _validate_person(data: dict[str, Any]) -> None:
         raise ValidationError(errors)
 
 
+def validate_person_data(data: dict[str, Any]) -> None:
+    """The person rules alone, without writing: a form that already has field errors calls
+    this so the user sees every problem in one round."""
+    _validate_person({k: data.get(k) for k in PERSON_FIELDS})
+
+
 def _apply_posts(person: Person, titles: list[str] | None) -> None:
     """Make the person's current posts in their unit equal to ``titles``."""
     if titles is None:

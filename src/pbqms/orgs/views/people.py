@@ -25,7 +25,12 @@ from pbqms.core.listing import (
 from pbqms.core.scope import get_visible_or_404
 from pbqms.orgs import services
 from pbqms.orgs.filters import PersonFilterSet
-from pbqms.orgs.forms import PersonForm, PersonTransferForm, add_service_errors
+from pbqms.orgs.forms import (
+    PersonForm,
+    PersonTransferForm,
+    add_rule_errors,
+    add_service_errors,
+)
 from pbqms.orgs.models import MembershipHistory, Organization, Person, Post
 
 _STATUS_ORDER = Case(
@@ -204,6 +209,8 @@ def person_create(request):
             if "add_another" in request.POST:
                 return redirect(f"{reverse('orgs:person_create')}?org={person.org_id}")
             return redirect("orgs:person_detail", pk=person.pk)
+    elif request.method == "POST":
+        add_rule_errors(form, services.validate_person_data)
     return render(request, "orgs/person_form.html", {"form": form, "person": None})
 
 
@@ -228,6 +235,8 @@ def person_edit(request, pk):
         else:
             messages.success(request, _("Changes saved."))
             return redirect("orgs:person_detail", pk=person.pk)
+    elif request.method == "POST":
+        add_rule_errors(form, services.validate_person_data)
     return render(request, "orgs/person_form.html", {"form": form, "person": person})
 
 
