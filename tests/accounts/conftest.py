@@ -25,3 +25,14 @@ def post_login(client):
         )
 
     return _post
+
+
+def t(msgid: str, **params) -> str:
+    """A UI string as pages render it for a client without a language preference (the
+    default language), so assertions hold before and after translation."""
+    from django.conf import settings
+    from django.utils import translation
+
+    with translation.override(settings.LANGUAGE_CODE):
+        text = translation.gettext(msgid)
+    return text % params if params else text

@@ -49,7 +49,7 @@ def test_login_success_is_logged_and_starts_the_clock(client, li, post_login):
 def test_login_failure_is_logged_with_user_name_only(client, li, post_login):
     response = post_login("lisi", WRONG)
     assert response.status_code == 200
-    assert "wrong" in response.content.decode().lower() or response.context["form"].errors
+    assert response.context["form"].non_field_errors()
     entry = events("login_failed").get()
     assert entry.outcome == "failure"
     assert entry.object_repr == "lisi"
@@ -75,7 +75,7 @@ def test_lockout_by_account_after_five_failures(client, li, post_login, settings
     fifth = post_login("lisi", WRONG, ip="10.0.1.5")
     assert fifth.status_code == 429
     assert 'data-testid="locked-out"' in fifth.content.decode()
-    assert "30" in fifth.content.decode()  # minutes
+    assert fifth.context["lockout_minutes"] == 30
     assert events("login_failed", object_repr="lisi").count() == 5
     lock = events("lockout").get()
     assert lock.object_repr == "lisi"

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.accounts.conftest import events
+from tests.accounts.conftest import events, t
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_admin_sets_up_totp_and_gets_in(client, users):
     body = page.content.decode()
     assert 'data-testid="otp-qr"' in body
     assert "data:image/svg+xml;base64," in body
-    assert "Your role requires two-factor authentication" in body
+    assert t("Your role requires two-factor authentication. Set it up now:") in body
     device = TOTPDevice.objects.get(user=admin)
     assert not device.confirmed
     assert page.context["secret"] in body
@@ -60,7 +60,9 @@ def test_admin_sets_up_totp_and_gets_in(client, users):
     assert client.get("/").status_code == 302
     # an immediate retry is throttled, with a clear message
     throttled = client.post(OTP, {"token": code_for(device)})
-    assert "Too many wrong codes" in throttled.content.decode()
+    assert throttled.context["form"].errors["token"]
+    assert throttled.context["wait"] >= 1
+    )
     device.refresh_from_db()
     assert not device.confirmed
     unthrottle(device)
@@ -117,7 +119,7 @@ def test_non_admin_may_enable_totp_from_user_menu(client, users):
     assert f'href="{OTP}"' in home.content.decode()
     page = client.get(OTP)
     assert page.context["setup"]
-    assert "Protect your account" in page.content.decode()
+    assert t("Protect your account with a second factor:") in page.content.decode()
     device = TOTPDevice.objects.get(user=member)
     first = code_for(device)
     assert client.post(OTP, {"token": first}).status_code == 302

@@ -8,7 +8,7 @@ from axes.models import AccessAttempt
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.accounts.conftest import LOGIN_URL, events
+from tests.accounts.conftest import LOGIN_URL, events, t
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
@@ -47,14 +47,17 @@ def test_policy_in_force_is_shown(client, users, login, settings):
     login(users.security_admin)
     response = client.get(PAGE)
     assert response.status_code == 200
-    policy = dict(response.context["policy"])
-    values = " | ".join(str(v) for v in policy.values())
-    assert "12" in values  # minimum length
-    assert "60" in values  # max age from settings
-    assert "20" in values  # idle minutes from settings
-    assert "12 hours" in values or "12 小时" in values
-    assert "5 failures" in values or "5 次" in values
-    assert "30 minutes" in values or "30 分钟" in values
+    policy = {str(k): str(v) for k, v in response.context["policy"]}
+    assert policy[t("Minimum password length")] == t("%(n)s characters", n=12)
+    assert policy[t("Earlier passwords that cannot be reused")] == "5"
+    assert policy[t("Maximum password age")] == t("%(n)s days", n=60)  # from settings
+    assert policy[t("Session ends when idle for")] == t("%(n)s minutes", n=20)
+    assert policy[t("Session ends at the latest after")] == t("%(n)s hours", n=12)
+    assert policy[t("Lockout duration")] == t("%(n)s minutes", n=30)
+    assert policy[t("Lockout after failed sign-ins")] == t(
+        "%(n)s failures, by user name and by address", n=5
+    )
+    assert policy[t("User name inside the password")] == t("not allowed")
     body = response.content.decode()
     assert 'data-testid="policy"' in body
 

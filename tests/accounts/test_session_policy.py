@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from pbqms.accounts.middleware import SESSION_LOGIN_AT, SESSION_SEEN_AT
 from pbqms.accounts.models import User
-from tests.accounts.conftest import LOGIN_URL, events
+from tests.accounts.conftest import LOGIN_URL, events, t
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def test_idle_timeout_signs_out(client, users, login):
     assert entry.actor_id == users.secretary_a1.pk
     # the login page says why
     page = client.get(response["Location"])
-    assert "expired" in page.content.decode()
+    assert t("Your session has expired. Please sign in again.") in page.content.decode()
 
 
 def test_activity_within_idle_limit_keeps_session(client, users, login):

@@ -9,7 +9,7 @@ from django.urls import reverse
 from pbqms.accounts.models import User
 from pbqms.core.models import ChangeLogEntry
 from pbqms.core.roles import Role
-from tests.accounts.conftest import LOGIN_URL, events
+from tests.accounts.conftest import LOGIN_URL, events, t
 from tests.factories import PASSWORD, grant, make_person, make_user
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +88,7 @@ def test_list_shows_accounts_with_roles_and_status(client, users, login):
     body = response.content.decode()
     for user in (users.party_admin, users.secretary_a1, users.member_a1, users.expert):
         assert user.username in body
-    assert "Branch secretary" in body or "支部书记" in body
+    assert t("Branch secretary") in body
     assert response.context["page"].paginator.count == User.objects.count()
 
 

@@ -133,6 +133,7 @@ def otp_view(request):
         form.add_error("token", _("The code is wrong or has expired. Try the newest code."))
     context = {
         "status": False,
+        "wait": wait,
         "form": form,
         "setup": setup,
         "required": needs_otp(user),
