@@ -62,7 +62,6 @@ def test_admin_sets_up_totp_and_gets_in(client, users):
     throttled = client.post(OTP, {"token": code_for(device)})
     assert throttled.context["form"].errors["token"]
     assert throttled.context["wait"] >= 1
-    )
     device.refresh_from_db()
     assert not device.confirmed
     unthrottle(device)
