@@ -220,6 +220,19 @@ def log_security_event(
     )
 
 
+def _masked_changes(instance: models.Model, loaded: dict[str, Any]) -> dict[str, list[Any]]:
+    """Masked fields (secrets) whose value changed: both sides show as masked, so the log
+    says *that* they changed, never what they were or became."""
+    mask = getattr(instance, "changelog_mask", frozenset())
+    changed = {}
+    for field in _logged_fields(type(instance)):
+        if field.name in mask and field.attname in loaded:
+            old, new = loaded[field.attname], getattr(instance, field.attname)
+            if old != new:
+                changed[field.name] = [MASKED if old else old, MASKED if new else new]
+    return changed
+
+
 def _on_save(sender, instance, created, raw=False, **kwargs):
     if raw:  # loaddata of a backup: the chain is restored with the data
         return
@@ -230,9 +243,11 @@ def _on_save(sender, instance, created, raw=False, **kwargs):
     else:
         loaded = getattr(instance, "_loaded_values", None)
         before = snapshot(instance, loaded) if loaded is not None else {}
-        changes = (
-            diff(before, after) if loaded is not None else {k: [None, v] for k, v in after.items()}
-        )
+        if loaded is not None:
+            changes = diff(before, after)
+            changes.update(_masked_changes(instance, loaded))
+        else:
+            changes = {k: [None, v] for k, v in after.items()}
         action = "update"
     # a save that changed nothing but the optimistic-lock counter is not a change
     if changes and (created or set(changes) - BOOKKEEPING_FIELDS):
