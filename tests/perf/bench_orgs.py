@@ -7,8 +7,8 @@ Creates a FRESH database (SQLite: /tmp/pbqms-bench.sqlite3; PostgreSQL: the data
 ``pbqms_bench`` on the server of ``--pg-url``, dropped and re-created), generates the data,
 then times pages and API lists in-process with Django's test ``Client`` signed in as a
 party-committee administrator (whole tree) and as a branch secretary (one branch). It prints
-the median and p95 latency (ms) over ``--requests`` requests per route and the number of SQL
-queries one request runs.
+the median and p95 latency (ms) over ``--requests`` requests per route, the median CPU time of
+this process per request, and the number of SQL queries one request runs.
 
 Benchmark data is written with ``bulk_create`` (tree paths computed here), so it BYPASSES the
 services and the change log: it measures reads, not the write path. Never point this script at
@@ -290,16 +290,20 @@ def measure(client, url: str, n: int) -> dict:
     with CaptureQueriesContext(connection) as queries:
         client.get(url)
     query_count = len(queries)  # now: the log is reset by the next request
-    timings = []
+    timings, cpu = [], []
     for _ in range(n):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         response = client.get(url)
         timings.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
         assert response.status_code == 200, (url, response.status_code)
     return {
         "status": 200,
         "median": statistics.median(timings),
         "p95": percentile(timings, 95),
+        # CPU time of this process (Django + SQLite; not the PostgreSQL server): less
+        # sensitive than wall-clock time to other load on the machine
+        "cpu": statistics.median(cpu),
         "queries": query_count,
         "bytes": len(first.content),
     }
@@ -336,7 +340,9 @@ def main(argv=None) -> int:
         f"timing {args.requests} requests per route (after 3 warm-up requests); "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n"
     )
-    header = f"{'user':<26} {'route':<34} {'median ms':>9} {'p95 ms':>8} {'queries':>7}"
+    header = (
+        f"{'user':<26} {'route':<34} {'median ms':>9} {'p95 ms':>8} {'cpu ms':>7} {'queries':>7}"
+    )
     print(header)
     print("-" * len(header))
     notes = []
@@ -356,7 +362,7 @@ def main(argv=None) -> int:
             worst = max(worst, result["p95"])
             print(
                 f"{label:<26} {route:<34} {result['median']:>9.1f} {result['p95']:>8.1f} "
-                f"{result['queries']:>7}"
+                f"{result['cpu']:>7.1f} {result['queries']:>7}"
             )
     for note in notes:
         print("note:", note)
