@@ -252,6 +252,38 @@ def test_units_without_code_get_numbers_and_headers_are_tolerant(users, tree):
     assert unit.code.startswith("DZZ-")
 
 
+def test_same_file_twice_does_not_double_people(users, tree):
+    content = people_file([person_row("重复甲"), person_row("重复乙", org="B1")])
+    assert run_import(users.party_admin, content).ok
+    again = run_import(users.party_admin, content)
+    assert errors_of(again) == [(2, "姓名"), (3, "姓名")]
+    assert Person.objects.filter(name__startswith="重复").count() == 2
+    # the same person twice in one file
+    twice = run_import(users.party_admin, people_file([person_row("双"), person_row("双")]))
+    assert errors_of(twice) == [(3, "姓名")]
+    assert "2" in twice.errors[0].message
+    # same name, other birth date: a different person
+    other = run_import(
+        users.party_admin, people_file([person_row("重复甲", birth=datetime.date(1970, 1, 1))])
+    )
+    assert other.ok, other.errors
+
+
+def test_fixed_error_report_imports(users, tree):
+    """The downloadable report is the upload plus an error column: fix it and re-import."""
+    rows = [person_row("修甲"), person_row("修乙", status="党员"), person_row("修丙")]
+    result = run_import(users.party_admin, people_file(rows))
+    assert errors_of(result) == [(3, "党员状态")]
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx.build_error_report(result)))
+    wb.worksheets[0]["F3"] = "正式党员"
+    wb.worksheets[0]["G3"] = "2012-07-01"
+    out = io.BytesIO()
+    wb.save(out)
+    again = run_import(users.party_admin, out.getvalue())
+    assert again.ok, again.errors
+    assert Person.objects.filter(name__startswith="修").count() == 3
+
+
 # ---------------------------------------------------------------- file checks
 
 
@@ -486,6 +518,7 @@ def test_import_upload_success(users, tree, login):
     assert 'data-testid="import-success"' in html
     assert "名单.xlsx" in html
     assert "<html" not in html  # htmx gets only the result panel
+    assert response["HX-Trigger"] == "pbqms:import-done"  # the page clears the file input
     assert Person.objects.filter(name__in=["上传甲", "上传乙"]).count() == 2
     entry = ChangeLogEntry.objects.filter(object_type="orgs.person", object_repr="上传甲").get()
     assert (entry.source, entry.reason, entry.actor_id) == (

@@ -102,7 +102,11 @@ def import_page(request):
         ],
     }
     if request.method == "POST" and is_htmx(request):
-        return vary_on_htmx(render(request, "orgs/import_result.html", context))
+        response = render(request, "orgs/import_result.html", context)
+        if result is not None and result.ok:
+            # the page clears the file input, so the same file is not imported twice
+            response["HX-Trigger"] = "pbqms:import-done"
+        return vary_on_htmx(response)
     return vary_on_htmx(render(request, "orgs/import.html", context))
 
 

@@ -803,10 +803,28 @@ def _parents_first(rows: list[_Row], parsed: list[dict], in_file: dict[str, int]
     return order
 
 
+def _existing_people(units: Iterable[Organization], names: set[str]) -> set[tuple]:
+    """(unit id, name, date of birth) of the people already in these units with these names."""
+    unit_ids = [u.pk for u in units]
+    name_list = sorted(n for n in names if n)
+    found: set[tuple] = set()
+    if not unit_ids:
+        return found
+    for start in range(0, len(name_list), 500):
+        found.update(
+            Person.objects.filter(
+                org_id__in=unit_ids, name__in=name_list[start : start + 500]
+            ).values_list("org_id", "name", "birth_date")
+        )
+    return found
+
+
 def _import_people(result: ImportResult, actor) -> None:
     rows = [_Row(n, result.headers, values) for n, values in result.rows]
     parsed = [row.parse(PERSON_COLUMNS) for row in rows]
     units = _visible_units(actor, {d.get("org_code") or "" for d in parsed})
+    existing = _existing_people(units.values(), {d.get("name") or "" for d in parsed})
+    seen: dict[tuple, int] = {}
     created = 0
     for row, data in zip(rows, parsed, strict=True):
         org = None
@@ -814,7 +832,24 @@ def _import_people(result: ImportResult, actor) -> None:
             org = _check_target(row, "所在组织编码", data["org_code"], units, actor)
         if org is None:
             continue
-        posts = data.pop("posts", None) or []
+        # the same file imported twice must not double the people: a person with the same
+        # name and date of birth in the same unit is refused
+        key = (org.pk, data.get("name"), data.get("birth_date"))
+        if data.get("name") and data.get("birth_date"):
+            if key in existing:
+                row.error(
+                    "姓名", _("This person is already in this unit (same name and date of birth).")
+                )
+            elif key in seen:
+                row.error(
+                    "姓名",
+                    _("The same person (name and date of birth) is on row %(row)d too.")
+                    % {"row": seen[key]},
+                )
+            else:
+                seen[key] = row.number
+        # None: a new person has no posts to end, so the service need not look them up
+        posts = data.pop("posts", None) or None
         person = _run_service(
             row,
             lambda data=data, org=org, posts=posts: services.create_person(
