@@ -136,9 +136,9 @@ def update_unit(*, actor, unit: Organization, data: dict[str, Any], version=None
     merged = {**{k: getattr(unit, k) for k in ORG_FIELDS}, **data}
     _validate_org_data(merged, instance=unit)
     if merged["kind"] != unit.kind:
-        parent = unit.get_parent()
+        parent = Organization.objects.get_parent(unit)
         _validate_parent(merged["kind"], parent)
-        for child in unit.get_children():
+        for child in Organization.objects.get_children(unit):
             if child.kind not in Organization.ALLOWED_CHILDREN.get(merged["kind"], set()):
                 raise ValidationError(
                     {"kind": _("The unit's subordinate units do not fit under this kind.")}
@@ -165,7 +165,7 @@ def move_unit(
             {"parent": _("A unit cannot be moved under itself or its own subordinates.")}
         )
     _validate_parent(unit.kind, new_parent)
-    old_parent = unit.get_parent()
+    old_parent = Organization.objects.get_parent(unit)
     if old_parent and old_parent.pk == new_parent.pk:
         raise ValidationError({"parent": _("The unit is already under this parent.")})
     before = {"parent": str(old_parent) if old_parent else None, "path": unit.path}
