@@ -897,7 +897,7 @@ def build_template(kind: str) -> bytes:
         cell.alignment = Alignment(horizontal="center", vertical="center")
         note = str(column.help)
         if column.required:
-            note = _("Required.") + " " + note
+            note = _("Required. %(help)s") % {"help": note}
         cell.comment = Comment(note, "pbqms", width=260, height=110)
         sheet.column_dimensions[letter].width = column.width
         if column.type == "choice":
