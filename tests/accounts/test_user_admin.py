@@ -387,3 +387,33 @@ def test_sessions_of_deactivated_user_are_not_deleted_but_refused(client, users,
     )
     assert Session.objects.filter(session_key=key).exists()
     assert other.get("/").status_code == 302
+
+
+def test_person_outside_scope_stays_linked(client, users, login, tree):
+    """A system administrator limited to A公司 edits an account linked to a person in B公司:
+    the link is shown, not offered, and kept."""
+    from pbqms.accounts import services
+
+    limited = make_user("sys_a")
+    grant(limited, Role.SYSTEM_ADMIN, tree.sub_a)
+    target = make_user("b_person_account")
+    person = make_person(tree.branch_b1, "周十", user=target)
+    login(limited)
+    url = reverse("accounts:user_edit", args=[target.pk])
+    page = client.get(url)
+    assert page.context["person_locked"]
+    assert "person" not in page.context["form"].fields
+    assert "周十" in page.content.decode()
+    response = client.post(url, {"display_name": "周十账号", "language": "zh-hans", "person": ""})
+    assert response.status_code == 302
+    person.refresh_from_db()
+    assert person.user_id == target.pk
+    target.refresh_from_db()
+    assert target.display_name == "周十账号"
+    # the service refuses to unlink it too
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        services.update_user(actor=limited, user=target, display_name="x", person=None)
+    person.refresh_from_db()
+    assert person.user_id == target.pk

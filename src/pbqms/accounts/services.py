@@ -21,6 +21,7 @@ from pbqms.core.changelog import log_security_event, write_entry
 from pbqms.core.context import action_context
 
 USERNAME_MAX = 150
+KEEP_PERSON = object()  # update_user: leave the account's person link unchanged
 
 
 # ---------------------------------------------------------------- own password
@@ -185,17 +186,39 @@ def create_user(
 
 
 @transaction.atomic
-def update_user(*, actor, user: User, display_name: str, person=None, language=None) -> User:
+def update_user(*, actor, user: User, display_name: str, person=KEEP_PERSON, language=None) -> User:
+    """Change an account; ``person`` links it to a person in the actor's scope, ``None``
+    unlinks it, ``KEEP_PERSON`` (the default) leaves the link as it is — the only choice
+    when the linked person is outside the actor's scope."""
     _require_manageable(actor, user)
     if language and language not in dict(settings.LANGUAGES):
         raise ValidationError({"language": _("Choose a language.")})
-    _validate_person(actor, person, user)
+    if person is not KEEP_PERSON:
+        _validate_person(actor, person, user)
+        current = user_person(user)
+        if current is not None and not person_in_scope(actor, current):
+            raise ValidationError(
+                {"person": _("The linked person is in a unit you cannot see; it stays linked.")}
+            )
     user.display_name = (display_name or "").strip()
     if language:
         user.language = language
     user.save()
-    _link_person(user, person)
+    if person is not KEEP_PERSON:
+        _link_person(user, person)
     return user
+
+
+def user_person(user: User):
+    from pbqms.orgs.models import Person
+
+    return Person.objects.filter(user=user).select_related("org").first()
+
+
+def person_in_scope(actor, person) -> bool:
+    from pbqms.orgs.models import Person
+
+    return Person.objects.visible_to(actor, roles.PERSON_VIEW).filter(pk=person.pk).exists()
 
 
 @transaction.atomic

@@ -158,9 +158,31 @@ def _manageable_user(request, pk: int) -> User:
 @login_required
 def user_edit(request, pk: int):
     user = _manageable_user(request, pk)
-    person = Person.objects.filter(user=user).select_related("org").first()
+    person = services.user_person(user)
+    # a person outside the actor's scope stays linked and is shown, not offered for change
+    person_locked = person is not None and not services.person_in_scope(request.user, person)
+    form = _edit_form(request, user, person, person_locked, data=request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.update_user(
+                actor=request.user,
+                user=user,
+                display_name=data["display_name"],
+                person=services.KEEP_PERSON if person_locked else data.get("person"),
+                language=data["language"],
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("The account has been saved."))
+            return redirect("accounts:user_edit", pk=user.pk)
+    return _render_user_page(request, user, person, form=form, person_locked=person_locked)
+
+
+def _edit_form(request, user, person, person_locked: bool, data=None) -> UserEditForm:
     form = UserEditForm(
-        request.POST or None,
+        data,
         actor=request.user,
         search_url=_search_url(),
         initial={
@@ -169,41 +191,24 @@ def user_edit(request, pk: int):
             "person": person.pk if person else None,
         },
     )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.update_user(
-                actor=request.user,
-                user=user,
-                display_name=data["display_name"],
-                person=data.get("person"),
-                language=data["language"],
-            )
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        else:
-            messages.success(request, _("The account has been saved."))
-            return redirect("accounts:user_edit", pk=user.pk)
-    return _render_user_page(request, user, person, form=form)
+    if person_locked:
+        del form.fields["person"]
+    return form
 
 
-def _render_user_page(request, user, person, *, form=None, reason_form=None, reset_form=None):
+def _render_user_page(
+    request, user, person, *, form=None, reason_form=None, reset_form=None, person_locked=None
+):
+    if person_locked is None:
+        person_locked = person is not None and not services.person_in_scope(request.user, person)
     assignments = list(
         RoleAssignment.objects.filter(user=user).select_related("org").order_by("role")
     )
     context = {
         "account": user,
         "person": person,
-        "form": form
-        or UserEditForm(
-            actor=request.user,
-            search_url=_search_url(),
-            initial={
-                "display_name": user.display_name,
-                "language": user.language,
-                "person": person.pk if person else None,
-            },
-        ),
+        "form": form or _edit_form(request, user, person, person_locked),
+        "person_locked": person_locked,
         "reason_form": reason_form or ReasonForm(),
         "reset_form": reset_form or PasswordResetForm(),
         "assignments": assignments,
@@ -231,8 +236,7 @@ def user_set_active(request, pk: int):
         )
     except ValidationError as exc:
         _add_errors(reason_form, exc)
-        person = Person.objects.filter(user=user).select_related("org").first()
-        return _render_user_page(request, user, person, reason_form=reason_form)
+        return _render_user_page(request, user, services.user_person(user), reason_form=reason_form)
     if active:
         messages.success(request, _("The account is active again."))
     else:
@@ -259,8 +263,7 @@ def user_reset_password(request, pk: int):
                 _("The password has been reset. The user must change it at the next sign-in."),
             )
             return redirect("accounts:user_edit", pk=user.pk)
-    person = Person.objects.filter(user=user).select_related("org").first()
-    return _render_user_page(request, user, person, reset_form=reset_form)
+    return _render_user_page(request, user, services.user_person(user), reset_form=reset_form)
 
 
 @login_required
