@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "pbqms.core",
     "pbqms.accounts",
     "pbqms.orgs",
+    "pbqms.documents",
 ]
 
 MIDDLEWARE = [

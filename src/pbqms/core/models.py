@@ -187,3 +187,54 @@ class NumberSequence(ChangeLoggedModel):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Signature(ChangeLoggedModel):
+    """An electronic signature (SECURITY.md item 10) on any signable object: who signed,
+    when, with what meaning (编制/审核/批准/验证) and the hash of exactly what was signed.
+
+    Written only by ``pbqms.core.signatures.sign`` after the signer re-entered their
+    password; never changed afterwards. A signature whose ``signed_hash`` no longer matches
+    the object's current content hash is shown as invalid."""
+
+    class Meaning(models.TextChoices):
+        PREPARED = "prepared", _("Prepared")  # 编制
+        REVIEWED = "reviewed", _("Reviewed")  # 审核
+        APPROVED = "approved", _("Approved")  # 批准
+        VERIFIED = "verified", _("Verified")  # 验证
+
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", verbose_name=_("object type"), on_delete=models.PROTECT
+    )
+    object_id = models.CharField(_("object id"), max_length=64)
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signer"),
+        on_delete=models.PROTECT,
+        related_name="signatures",
+    )
+    signer_name = models.CharField(_("signer name"), max_length=150)
+    meaning = models.CharField(_("meaning"), max_length=16, choices=Meaning.choices)
+    signed_at = models.DateTimeField(_("signed at"))
+    signed_hash = models.CharField(_("signed content hash"), max_length=64)
+    comment = models.TextField(_("comment"), blank=True)
+    org_id = models.BigIntegerField(_("unit id"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("electronic signature")
+        verbose_name_plural = _("electronic signatures")
+        ordering = ["signed_at", "id"]
+        indexes = [
+            models.Index(fields=["content_type", "object_id"], name="signature_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.signer_name} · {self.get_meaning_display()}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("signatures cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any):
+        raise PermissionError("signatures cannot be deleted")

@@ -40,6 +40,18 @@ ROLE_MANAGE = "orgs.change_roleassignment"
 USER_MANAGE = "accounts.change_user"
 SECURITY_MANAGE = "accounts.manage_security"
 CHANGELOG_VIEW = "core.view_changelogentry"
+# controlled documents (pbqms.documents): read effective versions of the documents that
+# apply to (or are owned by) the units of the grant; also their superseded and obsolete
+# versions; draft documents for the unit; administer the unit's documents (all versions,
+# reviewers/approvers, release, obsolete, periodic review); acknowledge (学习确认)
+DOC_VIEW = "documents.view_document"
+DOC_VIEW_HISTORY = "documents.view_document_history"
+DOC_DRAFT = "documents.add_document"
+DOC_MANAGE = "documents.manage_document"
+DOC_ACKNOWLEDGE = "documents.acknowledge_document"
+_DOC_ALL = frozenset({DOC_VIEW, DOC_VIEW_HISTORY, DOC_DRAFT, DOC_MANAGE, DOC_ACKNOWLEDGE})
+_DOC_AUTHOR = frozenset({DOC_VIEW, DOC_VIEW_HISTORY, DOC_DRAFT, DOC_ACKNOWLEDGE})
+_DOC_READER = frozenset({DOC_VIEW, DOC_VIEW_HISTORY})
 
 _ORG_AND_PEOPLE_ADMIN = frozenset(
     {
@@ -58,16 +70,18 @@ _ORG_AND_PEOPLE_ADMIN = frozenset(
 )
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.PARTY_ADMIN: _ORG_AND_PEOPLE_ADMIN | {ROLE_VIEW},
+    Role.PARTY_ADMIN: _ORG_AND_PEOPLE_ADMIN | {ROLE_VIEW} | _DOC_ALL,
     Role.BRANCH_SECRETARY: frozenset(
         {ORG_VIEW, PERSON_VIEW, PERSON_ADD, PERSON_CHANGE, PERSON_TRANSFER, PERSON_EXPORT}
-    ),
+    )
+    | _DOC_AUTHOR,
     Role.PARTY_WORKER: frozenset(
         {ORG_VIEW, PERSON_VIEW, PERSON_ADD, PERSON_CHANGE, PERSON_TRANSFER, PERSON_EXPORT}
-    ),
-    Role.MEMBER: frozenset({ORG_VIEW}),
-    Role.INTERNAL_AUDITOR: frozenset({ORG_VIEW, PERSON_VIEW}),
-    Role.EXTERNAL_EXPERT: frozenset({ORG_VIEW}),
+    )
+    | _DOC_AUTHOR,
+    Role.MEMBER: frozenset({ORG_VIEW, DOC_VIEW, DOC_ACKNOWLEDGE}),
+    Role.INTERNAL_AUDITOR: frozenset({ORG_VIEW, PERSON_VIEW}) | _DOC_READER,
+    Role.EXTERNAL_EXPERT: frozenset({ORG_VIEW}) | _DOC_READER,
     Role.SYSTEM_ADMIN: _ORG_AND_PEOPLE_ADMIN | {USER_MANAGE, ROLE_VIEW},
     Role.SECURITY_ADMIN: frozenset({ORG_VIEW, ROLE_VIEW, ROLE_MANAGE, SECURITY_MANAGE}),
     Role.AUDIT_ADMIN: frozenset({CHANGELOG_VIEW}),
