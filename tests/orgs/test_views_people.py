@@ -323,6 +323,16 @@ class TestPersonCreate:
         entry = last_entry(person, "create")
         assert entry.actor_id == users.secretary_a1.pk and entry.source == "ui"
 
+    def test_unit_select_marks_the_choice_and_escapes_names(self, users, tree, login):
+        from tests.factories import make_unit
+
+        odd = make_unit("<b>特殊</b>党小组", "group", tree.branch_a1, code="ODD")
+        body = html(login(users.secretary_a1).get(url("person_create"), {"org": odd.pk}))
+        assert f'<option value="{odd.pk}" selected>' in body
+        assert "&lt;b&gt;特殊&lt;/b&gt;党小组" in body and "<b>特殊" not in body
+        # indented below the secretary's branch
+        assert f'<option value="{tree.group_a1.pk}">\u3000第一党小组</option>' in body
+
     def test_save_and_add_another(self, users, tree, login):
         response = login(users.secretary_a1).post(
             url("person_create"), person_data(org=tree.group_a1.pk, add_another="1")

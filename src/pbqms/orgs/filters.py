@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from pbqms.core import roles
-from pbqms.orgs.forms import StyledFormMixin, unit_label
+from pbqms.orgs.forms import FastSelect, StyledFormMixin, unit_label
 from pbqms.orgs.models import Organization, Person, Post
 
 # the unit select of the filter row lists at most this many units (the ones nearest the top
@@ -49,6 +49,7 @@ class PersonFilterSet(django_filters.FilterSet):
         queryset=Organization.objects.none(),
         method="filter_org",
         empty_label=_("All units"),
+        widget=FastSelect,
     )
     member_status = django_filters.ChoiceFilter(
         label=_("Member status"),

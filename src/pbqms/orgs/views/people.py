@@ -37,16 +37,18 @@ _STATUS_ORDER = Case(
     *[When(member_status=v, then=Value(i)) for i, v in enumerate(Person.MemberStatus.values)],
     output_field=IntegerField(),
 )
-# public sort key → order_by terms (the name breaks ties, then the id)
+# public sort key → order_by terms (the name breaks ties, then the id). "unit" groups people
+# by unit in the order of the (org, name) index, so the first page of a large scope needs no
+# sort of the whole list (ordering by the unit's tree path would join and sort every row).
 SORTS = {
     "name": (F("name").asc(),),
-    "unit": (F("org__path").asc(), F("name").asc()),
+    "unit": (F("org_id").asc(), F("name").asc()),
     "status": (_STATUS_ORDER.asc(), F("name").asc()),
     "joined": (F("joined_on").asc(nulls_last=True), F("name").asc()),
 }
 SORT_DESC = {
     "name": (F("name").desc(),),
-    "unit": (F("org__path").desc(), F("name").asc()),
+    "unit": (F("org_id").desc(), F("name").desc()),
     "status": (_STATUS_ORDER.desc(), F("name").asc()),
     "joined": (F("joined_on").desc(nulls_last=True), F("name").asc()),
 }
@@ -57,6 +59,8 @@ COLUMNS = (
     ("status", gettext_lazy("Member status")),
     ("joined", gettext_lazy("Joined the party")),
 )
+# what a unit select needs (a large enterprise has thousands of units)
+UNIT_CHOICE_FIELDS = ("pk", "name", "code", "kind", "path", "depth", "dissolved_on")
 FILTER_KEYS = ("q", "org", "member_status", "gender", "post")
 
 
@@ -185,8 +189,10 @@ def person_create(request):
     user = request.user
     if not scope.has_perm(user, roles.PERSON_ADD):
         raise PermissionDenied
-    units = Organization.objects.visible_to(user, roles.PERSON_ADD).filter(
-        dissolved_on__isnull=True
+    units = (
+        Organization.objects.visible_to(user, roles.PERSON_ADD)
+        .filter(dissolved_on__isnull=True)
+        .only(*UNIT_CHOICE_FIELDS)
     )
     initial = {}
     if request.GET.get("org"):
@@ -250,6 +256,7 @@ def person_transfer(request, pk):
         Organization.objects.visible_to(user, roles.ORG_VIEW)
         .filter(dissolved_on__isnull=True)
         .exclude(pk=person.org_id)
+        .only(*UNIT_CHOICE_FIELDS)
     )
     initial = {"version": person.version}
     form = PersonTransferForm(request.POST or None, units=units, initial=initial)
