@@ -33,4 +33,4 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-PBQMS_LOG_LEVEL = env_str("PBQMS_LOG_LEVEL", "INFO")
+LOGGING = {**LOGGING, "root": {**LOGGING["root"], "level": env_str("PBQMS_LOG_LEVEL", "INFO")}}  # noqa: F405

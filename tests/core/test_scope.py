@@ -121,5 +121,24 @@ def test_visible_to_is_one_query(tree, users, django_assert_num_queries):
     scope.clear_cache(users.party_admin)
     with django_assert_num_queries(2):  # the grants, then the units
         list(Organization.objects.visible_to(users.party_admin))
-    with django_assert_num_queries(1):  # grants cached on the user
+    with django_assert_num_queries(2):  # grants cached; the user's own record, then people
         list(Person.objects.visible_to(users.party_admin))
+    with django_assert_num_queries(1):  # both cached on the user for the request
+        list(Person.objects.visible_to(users.party_admin))
+
+
+def test_own_record_clause_only_when_it_widens_the_scope(tree, users):
+    """A member without PERSON_VIEW sees exactly their own record; a secretary whose own
+    record lies inside their branch gets the plain subtree filter (no OR on user_id)."""
+    member = users.member_a1
+    assert list(Person.objects.visible_to(member).values_list("user_id", flat=True)) == [member.pk]
+    secretary = users.secretary_a1
+    make_person(tree.branch_a1, "书记本人", user=secretary)
+    scope.clear_cache(secretary)
+    sql = str(Person.objects.visible_to(secretary).query)
+    assert "user_id" not in sql.split("WHERE", 1)[1]
+    # moved outside the granted branch, the own record is still visible
+    Person.objects.filter(user=secretary).update(org=tree.branch_b1)
+    scope.clear_cache(secretary)
+    names = set(Person.objects.visible_to(secretary).values_list("name", flat=True))
+    assert "书记本人" in names

@@ -215,7 +215,8 @@ def log_security_event(
         changes=details or {},
         outcome=outcome,
         actor=user,
-        actor_repr=username or (getattr(user, "username", "") if user else ""),
+        # with no subject user, the actor is whoever acts in the current context
+        actor_repr=username or (getattr(user, "username", "") if user else None),
         reason=reason,
     )
 

@@ -53,8 +53,9 @@ def _assignments(user) -> list[Grant]:
 
 
 def clear_cache(user) -> None:
-    if hasattr(user, "_pbqms_grants"):
-        del user._pbqms_grants
+    for attr in ("_pbqms_grants", "_pbqms_own_person"):
+        if hasattr(user, attr):
+            delattr(user, attr)
 
 
 def grants_for(user, perm: str) -> list[Grant]:
@@ -106,8 +107,11 @@ class ScopedQuerySet(models.QuerySet):
         field = getattr(model, "org_scope_field", "org")
         q = scope_q(user, perm, field)
         extra = getattr(model, "scope_extra_q", None)
-        if extra is not None:
-            q |= extra(user, perm)
+        extra_q = extra(user, perm) if extra is not None else None
+        if extra_q is not None:
+            # only added when it widens the scope: an OR across the unit join defeats the
+            # path index, so the common case keeps the plain filter
+            q |= extra_q
         return self.filter(q)
 
 

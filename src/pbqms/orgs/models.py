@@ -169,11 +169,28 @@ class Person(VersionedModel):
         return self.name
 
     @staticmethod
-    def scope_extra_q(user, perm: str) -> Q:
-        # everyone may see their own person record
-        if perm == "orgs.view_person" and user is not None and user.is_authenticated:
-            return Q(user_id=user.pk)
-        return Q(pk__in=[])
+    def scope_extra_q(user, perm: str) -> Q | None:
+        """Everyone may see their own person record. Returns a filter only when that record
+        lies outside the units the user's grants already cover (else ``None``)."""
+        if perm != "orgs.view_person" or user is None or not user.is_authenticated:
+            return None
+        from pbqms.core import scope
+
+        own = getattr(user, "_pbqms_own_person", None)
+        if own is None:
+            row = (
+                Person.objects.filter(user_id=user.pk)
+                .values_list("pk", "org_id", "org__path")
+                .first()
+            )
+            own = user._pbqms_own_person = row or ()
+        if not own:
+            return None
+        pk, org_id, path = own
+        for grant in scope.grants_for(user, perm):
+            if (grant.subtree and path.startswith(grant.path)) or grant.org_id == org_id:
+                return None
+        return Q(pk=pk)
 
     @property
     def masked_phone(self) -> str:
