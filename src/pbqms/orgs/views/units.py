@@ -262,7 +262,9 @@ def unit_create(request):
         if not services.can_add_top_level(user):
             raise PermissionDenied
         kinds = {K.COMMITTEE}
-    form = UnitForm(request.POST or None, kinds=kinds)
+    # the kind most often added at this place: a branch under a committee, a group under a branch
+    usual = next((k for k in (K.BRANCH, K.GROUP, K.COMMITTEE) if k in kinds), None)
+    form = UnitForm(request.POST or None, kinds=kinds, initial={"kind": usual})
     if request.method == "POST" and form.is_valid():
         try:
             unit = services.create_unit(actor=user, parent=parent, data=_unit_form_data(form))
