@@ -10,9 +10,12 @@ from pbqms.core import context
 
 
 def client_ip(request) -> str | None:
-    # Behind a trusted proxy, configure it to set REMOTE_ADDR (e.g. uwsgi/gunicorn
-    # --forwarded-allow-ips); X-Forwarded-For is not trusted here.
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address: ``REMOTE_ADDR``, or — behind a reverse proxy that sets it and
+    overwrites any client-supplied value — the header named by PBQMS_CLIENT_IP_HEADER
+    (e.g. ``HTTP_X_REAL_IP``). X-Forwarded-For chains are never trusted."""
+    header = settings.PBQMS_CLIENT_IP_HEADER
+    value = request.META.get(header) if header else None
+    return (value or request.META.get("REMOTE_ADDR") or "").strip() or None
 
 
 class RequestContextMiddleware:
