@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "pbqms.documents",
     "pbqms.improvement",
     "pbqms.audits",
+    "pbqms.records",
 ]
 
 MIDDLEWARE = [

@@ -52,6 +52,14 @@ DOC_ACKNOWLEDGE = "documents.acknowledge_document"
 _DOC_ALL = frozenset({DOC_VIEW, DOC_VIEW_HISTORY, DOC_DRAFT, DOC_MANAGE, DOC_ACKNOWLEDGE})
 _DOC_AUTHOR = frozenset({DOC_VIEW, DOC_VIEW_HISTORY, DOC_DRAFT, DOC_ACKNOWLEDGE})
 _DOC_READER = frozenset({DOC_VIEW, DOC_VIEW_HISTORY})
+# records (pbqms.records): see the unit's records (members: submitted ones only); add and
+# edit drafts; submit; amend a submitted record (with a reason)
+RECORD_VIEW = "records.view_record"
+RECORD_ADD = "records.add_record"
+RECORD_SUBMIT = "records.submit_record"
+RECORD_AMEND = "records.amend_record"
+RECORD_VIEW_DRAFTS = "records.view_draft_record"
+_RECORD_ALL = frozenset({RECORD_VIEW, RECORD_ADD, RECORD_SUBMIT, RECORD_AMEND, RECORD_VIEW_DRAFTS})
 
 _ORG_AND_PEOPLE_ADMIN = frozenset(
     {
@@ -86,6 +94,18 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.SECURITY_ADMIN: frozenset({ORG_VIEW, ROLE_VIEW, ROLE_MANAGE, SECURITY_MANAGE}),
     Role.AUDIT_ADMIN: frozenset({CHANGELOG_VIEW}),
 }
+
+
+# records, per role
+for _role, _perms in {
+    Role.PARTY_ADMIN: _RECORD_ALL,
+    Role.BRANCH_SECRETARY: _RECORD_ALL,
+    Role.PARTY_WORKER: _RECORD_ALL,
+    Role.MEMBER: frozenset({RECORD_VIEW}),
+    Role.INTERNAL_AUDITOR: frozenset({RECORD_VIEW}),
+    Role.EXTERNAL_EXPERT: frozenset({RECORD_VIEW}),
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
 def permissions_of(role: str) -> frozenset[str]:
