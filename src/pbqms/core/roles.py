@@ -52,6 +52,19 @@ DOC_ACKNOWLEDGE = "documents.acknowledge_document"
 _DOC_ALL = frozenset({DOC_VIEW, DOC_VIEW_HISTORY, DOC_DRAFT, DOC_MANAGE, DOC_ACKNOWLEDGE})
 _DOC_AUTHOR = frozenset({DOC_VIEW, DOC_VIEW_HISTORY, DOC_DRAFT, DOC_ACKNOWLEDGE})
 _DOC_READER = frozenset({DOC_VIEW, DOC_VIEW_HISTORY})
+# nonconformities and corrective actions (pbqms.improvement): see the unit's nonconformities
+# and actions; raise one from any source (auditors, committee staff); raise one from the
+# unit's own self-inspection; analyse, plan and carry out (the unit's secretary and party
+# workers); approve plans, cancel, designate verifiers (the committee); verify
+# effectiveness (only as the raiser or the designated verifier, never in one's own unit)
+NC_VIEW = "improvement.view_nonconformity"
+NC_ADD = "improvement.add_nonconformity"
+NC_ADD_SELF = "improvement.add_selfinspection_nonconformity"
+NC_HANDLE = "improvement.handle_nonconformity"
+NC_APPROVE = "improvement.approve_nonconformity"
+NC_VERIFY = "improvement.verify_nonconformity"
+_NC_ALL = frozenset({NC_VIEW, NC_ADD, NC_ADD_SELF, NC_HANDLE, NC_APPROVE, NC_VERIFY})
+_NC_UNIT = frozenset({NC_VIEW, NC_ADD_SELF, NC_HANDLE})
 # records (pbqms.records): see the unit's records (members: submitted ones only); add and
 # edit drafts; submit; amend a submitted record (with a reason)
 RECORD_VIEW = "records.view_record"
@@ -94,6 +107,17 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.SECURITY_ADMIN: frozenset({ORG_VIEW, ROLE_VIEW, ROLE_MANAGE, SECURITY_MANAGE}),
     Role.AUDIT_ADMIN: frozenset({CHANGELOG_VIEW}),
 }
+
+
+# nonconformities and corrective actions, per role
+for _role, _perms in {
+    Role.PARTY_ADMIN: _NC_ALL,
+    Role.BRANCH_SECRETARY: _NC_UNIT,
+    Role.PARTY_WORKER: _NC_UNIT,
+    Role.INTERNAL_AUDITOR: frozenset({NC_VIEW, NC_ADD, NC_VERIFY}),
+    Role.EXTERNAL_EXPERT: frozenset({NC_VIEW}),
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
 # records, per role
