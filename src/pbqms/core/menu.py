@@ -62,8 +62,12 @@ MENU: tuple[MenuGroup, ...] = (
         _("Check and improve"),
         "checklist",
         (
-            MenuItem(_("Internal audits")),
-            MenuItem(_("Internal auditors")),
+            MenuItem(
+                _("Internal audits"), "audits:programme_list", roles.AUDIT_VIEW, "clipboard-check"
+            ),
+            MenuItem(
+                _("Internal auditors"), "audits:auditor_list", roles.AUDITOR_VIEW, "id-badge-2"
+            ),
             MenuItem(_("Nonconformities")),
             MenuItem(_("Corrective actions")),
             MenuItem(_("Management review")),

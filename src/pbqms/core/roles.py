@@ -52,6 +52,15 @@ DOC_ACKNOWLEDGE = "documents.acknowledge_document"
 _DOC_ALL = frozenset({DOC_VIEW, DOC_VIEW_HISTORY, DOC_DRAFT, DOC_MANAGE, DOC_ACKNOWLEDGE})
 _DOC_AUTHOR = frozenset({DOC_VIEW, DOC_VIEW_HISTORY, DOC_DRAFT, DOC_ACKNOWLEDGE})
 _DOC_READER = frozenset({DOC_VIEW, DOC_VIEW_HISTORY})
+# internal audits (pbqms.audits): the auditor team (qualifications, scoped by the auditor's
+# home unit); see audits (of the programme's committee, or of the audited units); plan and
+# run them (programmes, audits, cross-audit teams, closing); fill checklists (team members)
+AUDITOR_VIEW = "audits.view_auditorqualification"
+AUDITOR_MANAGE = "audits.change_auditorqualification"
+AUDIT_VIEW = "audits.view_audit"
+AUDIT_MANAGE = "audits.manage_audit"
+AUDIT_PERFORM = "audits.perform_audit"
+_AUDIT_ALL = frozenset({AUDITOR_VIEW, AUDITOR_MANAGE, AUDIT_VIEW, AUDIT_MANAGE, AUDIT_PERFORM})
 # nonconformities and corrective actions (pbqms.improvement): see the unit's nonconformities
 # and actions; raise one from any source (auditors, committee staff); raise one from the
 # unit's own self-inspection; analyse, plan and carry out (the unit's secretary and party
@@ -128,6 +137,15 @@ for _role, _perms in {
     Role.MEMBER: frozenset({RECORD_VIEW}),
     Role.INTERNAL_AUDITOR: frozenset({RECORD_VIEW}),
     Role.EXTERNAL_EXPERT: frozenset({RECORD_VIEW}),
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
+# internal audits, per role
+for _role, _perms in {
+    Role.PARTY_ADMIN: _AUDIT_ALL,
+    Role.BRANCH_SECRETARY: frozenset({AUDIT_VIEW}),
+    Role.INTERNAL_AUDITOR: frozenset({AUDITOR_VIEW, AUDIT_VIEW, AUDIT_PERFORM}),
 }.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 

@@ -1,0 +1,486 @@
+"""Write rules of internal audits. Views and the API call these; they raise Django
+``ValidationError({field: msg})``, ``PermissionDenied`` (403) or ``Http404``."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from pbqms.audits import assignment
+from pbqms.audits.models import Audit, AuditorQualification, AuditProgramme, ChecklistItem
+from pbqms.core import roles, scope
+from pbqms.core.locking import check_version
+from pbqms.core.numbering import next_number
+from pbqms.orgs.models import Organization, Person
+
+AUDIT_NUMBER_PATTERN = "NS-{year}-{seq:04d}"  # 内审
+
+
+def _require(user, perm, org):
+    if not scope.has_perm(user, perm, org):
+        raise PermissionDenied(_("You may not do this for this unit."))
+
+
+# --- auditor team ----------------------------------------------------------------------
+
+QUALIFICATION_FIELDS = ("course", "trained_on", "certificate_no", "certified_on", "valid_until")
+
+
+def validate_qualification(data) -> None:
+    errors = {}
+    certified, until = data.get("certified_on"), data.get("valid_until")
+    trained = data.get("trained_on")
+    if certified and until and until < certified:
+        errors["valid_until"] = _("The end of validity cannot be before the certification date.")
+    if trained and certified and certified < trained:
+        errors["certified_on"] = _("Certification cannot come before the training.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def add_qualification(*, actor, person: Person, data) -> AuditorQualification:
+    _require(actor, roles.AUDITOR_MANAGE, person.org)
+    validate_qualification(data)
+    with transaction.atomic():
+        return AuditorQualification.objects.create(
+            person=person, **{k: data.get(k) or _blank(k) for k in QUALIFICATION_FIELDS}
+        )
+
+
+def _blank(field):
+    return "" if field in ("course", "certificate_no") else None
+
+
+def update_qualification(*, actor, qualification, data, version=None) -> AuditorQualification:
+    _require(actor, roles.AUDITOR_MANAGE, qualification.person.org)
+    validate_qualification(data)
+    with transaction.atomic():
+        qualification = AuditorQualification.objects.select_for_update().get(pk=qualification.pk)
+        if version is not None:
+            check_version(qualification, version)
+        for k in QUALIFICATION_FIELDS:
+            setattr(qualification, k, data.get(k) or _blank(k))
+        qualification.save()
+    return qualification
+
+
+def is_qualified(person, day: datetime.date) -> bool:
+    return AuditorQualification.objects.filter(person=person).valid_on(day).exists()
+
+
+# --- programmes and audits ---------------------------------------------------------------
+
+PROGRAMME_FIELDS = ("year", "title", "criteria", "team_size", "no_reciprocal")
+
+
+def _check_units_inside(org: Organization, units, field: str) -> None:
+    outside = [u.name for u in units if not u.path.startswith(org.path)]
+    if outside:
+        raise ValidationError(
+            {
+                field: _("These units are outside %(org)s: %(units)s")
+                % {"org": org.name, "units": "、".join(outside)}
+            }
+        )
+
+
+def create_programme(*, actor, org: Organization, data, scope_units=()) -> AuditProgramme:
+    _require(actor, roles.AUDIT_MANAGE, org)
+    _check_units_inside(org, scope_units, "scope_units")
+    with transaction.atomic():
+        programme = AuditProgramme.objects.create(
+            org=org, **{k: data[k] for k in PROGRAMME_FIELDS if k in data}
+        )
+        programme.scope_units.set(scope_units)
+    return programme
+
+
+def update_programme(*, actor, programme, data, scope_units=(), version=None) -> AuditProgramme:
+    _require(actor, roles.AUDIT_MANAGE, programme.org)
+    _check_units_inside(programme.org, scope_units, "scope_units")
+    with transaction.atomic():
+        programme = AuditProgramme.objects.select_for_update().get(pk=programme.pk)
+        if version is not None:
+            check_version(programme, version)
+        for k in PROGRAMME_FIELDS:
+            if k in data:
+                setattr(programme, k, data[k])
+        programme.save()
+        programme.scope_units.set(scope_units)
+    return programme
+
+
+AUDIT_FIELDS = ("planned_month", "start_date", "end_date", "criteria", "agenda")
+
+
+def validate_audit_data(data) -> None:
+    errors = {}
+    month = data.get("planned_month")
+    if month is not None and not 1 <= month <= 12:
+        errors["planned_month"] = _("Choose a month from 1 to 12.")
+    start, end = data.get("start_date"), data.get("end_date")
+    if start and end and end < start:
+        errors["end_date"] = _("The end date cannot be before the start date.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_audited_units(programme, units) -> None:
+    if not units:
+        raise ValidationError({"audited_units": _("Choose at least one unit to audit.")})
+    _check_units_inside(programme.org, units, "audited_units")
+    scope_paths = list(programme.scope_units.values_list("path", flat=True))
+    if scope_paths:
+        outside = [u.name for u in units if not any(u.path.startswith(p) for p in scope_paths)]
+        if outside:
+            raise ValidationError(
+                {
+                    "audited_units": _("Not in the programme's scope: %(units)s")
+                    % {"units": "、".join(outside)}
+                }
+            )
+
+
+def create_audit(*, actor, programme, data, audited_units) -> Audit:
+    _require(actor, roles.AUDIT_MANAGE, programme.org)
+    validate_audit_data(data)
+    _check_audited_units(programme, audited_units)
+    with transaction.atomic():
+        audit = Audit(
+            programme=programme,
+            number=next_number("audits.audit", pattern=AUDIT_NUMBER_PATTERN, year=programme.year),
+            **{k: data.get(k) for k in AUDIT_FIELDS if k in data},
+        )
+        if not audit.criteria:
+            audit.criteria = programme.criteria
+        audit.criteria = audit.criteria or ""
+        audit.agenda = audit.agenda or ""
+        audit.save()
+        audit.audited_units.set(audited_units)
+    return audit
+
+
+def update_audit(*, actor, audit, data, audited_units, version=None) -> Audit:
+    _require(actor, roles.AUDIT_MANAGE, audit.programme.org)
+    validate_audit_data(data)
+    if audit.status == Audit.Status.CLOSED:
+        raise ValidationError(_("A closed audit cannot be changed."))
+    _check_audited_units(audit.programme, audited_units)
+    with transaction.atomic():
+        locked = Audit.objects.select_for_update().get(pk=audit.pk)
+        if version is not None:
+            check_version(locked, version)
+        for k in AUDIT_FIELDS:
+            if k in data:
+                setattr(locked, k, data[k] if data[k] is not None or "date" in k else "")
+        locked.save()
+        locked.audited_units.set(audited_units)
+        if locked.lead_auditor_id or locked.team.exists():
+            # the units changed: the team must still be independent of them
+            members = list(locked.team.all())
+            lead = locked.lead_auditor
+            _check_independence(locked, lead, members)
+    return locked
+
+
+def save_report_summary(*, actor, audit, summary: str, version=None) -> Audit:
+    manager = scope.has_perm(actor, roles.AUDIT_MANAGE, audit.programme.org)
+    if not (_is_lead_user(audit, actor) or manager):
+        raise PermissionDenied(_("Only the lead auditor writes the report."))
+    if audit.status != Audit.Status.IN_PROGRESS:
+        raise ValidationError({"report_summary": _("The report is written while auditing.")})
+    with transaction.atomic():
+        locked = Audit.objects.select_for_update().get(pk=audit.pk)
+        if version is not None:
+            check_version(locked, version)
+        locked.report_summary = summary
+        locked.save()
+    return locked
+
+
+def _is_lead_user(audit, user) -> bool:
+    return (
+        audit.lead_auditor_id is not None
+        and getattr(user, "is_authenticated", False)
+        and audit.lead_auditor.user_id == user.pk
+    )
+
+
+# --- cross-audit assignment (交叉互审) -------------------------------------------------
+
+
+def _steplen() -> int:
+    return Organization.steplen
+
+
+def unit_rows(programme) -> list[assignment.Unit]:
+    """Every unit of the programme's committee subtree, with its parent (from the path)."""
+    step = _steplen()
+    rows = Organization.objects.filter(path__startswith=programme.org.path).values_list(
+        "pk", "path"
+    )
+    by_path = {path: pk for pk, path in rows}
+    return [
+        assignment.Unit(pk, by_path.get(path[:-step]) if len(path) > step else None)
+        for path, pk in by_path.items()
+    ]
+
+
+def auditor_pool(programme) -> tuple[list[assignment.Auditor], dict[int, Person]]:
+    """People of the committee's subtree with at least one qualification (any validity:
+    ``propose`` reports the unqualified ones as excluded)."""
+    rows = (
+        AuditorQualification.objects.filter(person__org__path__startswith=programme.org.path)
+        .values_list("person_id", "certified_on", "valid_until")
+        .order_by("person_id")
+    )
+    intervals: dict[int, list] = defaultdict(list)
+    for person_id, start, end in rows:
+        intervals[person_id].append((start, end))
+    people = {
+        p.pk: p
+        for p in Person.objects.filter(pk__in=list(intervals))
+        .select_related("org")
+        .only("pk", "name", "org_id", "user_id", "org__name", "org__path")
+    }
+    pool = [
+        assignment.Auditor(pid, people[pid].org_id, tuple(iv), people[pid].name)
+        for pid, iv in intervals.items()
+        if pid in people
+    ]
+    return pool, people
+
+
+def _slots(audits) -> list[assignment.AuditSlot]:
+    return [
+        assignment.AuditSlot(a.pk, tuple(sorted(u.pk for u in a.audited_units.all())), a.audit_date)
+        for a in audits
+    ]
+
+
+def _programme_audits(programme, only_planned=True):
+    qs = programme.audits.select_related("programme").prefetch_related("audited_units")
+    if only_planned:
+        qs = qs.filter(status=Audit.Status.PLANNED)
+    return list(qs.order_by("planned_month", "number"))
+
+
+def propose_teams(programme, *, staff_all: bool = False):
+    """The proposal for the programme's planned audits (those without a team unless
+    ``staff_all``), with the people and audits to show it."""
+    audits = _programme_audits(programme)
+    if not staff_all:
+        staffed = set(
+            Audit.objects.filter(
+                pk__in=[a.pk for a in audits], lead_auditor__isnull=False
+            ).values_list("pk", flat=True)
+        )
+        audits = [a for a in audits if a.pk not in staffed]
+    pool, people = auditor_pool(programme)
+    proposal = assignment.propose(
+        unit_rows(programme),
+        pool,
+        _slots(audits),
+        team_size=programme.team_size or 1,
+        no_reciprocal=programme.no_reciprocal,
+    )
+    return proposal, audits, people
+
+
+def _round_pairs(programme, exclude_audit_id=None) -> set[tuple[int, int]]:
+    """(auditor's home unit, audited unit) pairs of the programme's staffed audits."""
+    through_units = Audit.audited_units.through
+    audits = Audit.objects.filter(programme=programme).exclude(pk=exclude_audit_id)
+    units_by_audit: dict[int, list[int]] = defaultdict(list)
+    for audit_id, unit_id in through_units.objects.filter(audit__in=audits).values_list(
+        "audit_id", "organization_id"
+    ):
+        units_by_audit[audit_id].append(unit_id)
+    homes: dict[int, set[int]] = defaultdict(set)
+    for audit_id, home in audits.filter(lead_auditor__isnull=False).values_list(
+        "pk", "lead_auditor__org_id"
+    ):
+        homes[audit_id].add(home)
+    for audit_id, home in Audit.team.through.objects.filter(audit__in=audits).values_list(
+        "audit_id", "person__org_id"
+    ):
+        homes[audit_id].add(home)
+    return {(h, u) for a, hs in homes.items() for h in hs for u in units_by_audit.get(a, ())}
+
+
+def describe(reason: str, *, person=None, unit_name: str = "") -> str:
+    name = person.name if person is not None else ""
+    home = person.org.name if person is not None else ""
+    texts = {
+        assignment.OWN_UNIT: _("%(name)s belongs to %(unit)s, the audited unit itself."),
+        assignment.ANCESTOR: _(
+            "%(name)s belongs to %(home)s, which is below the audited unit %(unit)s."
+        ),
+        assignment.DESCENDANT: _(
+            "%(name)s belongs to %(home)s, which is above the audited unit %(unit)s."
+        ),
+        assignment.NOT_QUALIFIED: _(
+            "%(name)s has no internal auditor qualification valid on the audit date."
+        ),
+        assignment.RECIPROCAL: _(
+            "%(unit)s already audits %(home)s in this round (no reciprocal audits)."
+        ),
+    }
+    return texts.get(reason, reason) % {"name": name, "home": home, "unit": unit_name}
+
+
+def _check_independence(audit, lead, members) -> None:
+    team = [p for p in [lead, *members] if p is not None]
+    if not team:
+        return
+    programme = audit.programme
+    units = unit_rows(programme)
+    quals: dict[int, list] = defaultdict(list)
+    for pid, start, end in AuditorQualification.objects.filter(
+        person__in=[p.pk for p in team]
+    ).values_list("person_id", "certified_on", "valid_until"):
+        quals[pid].append((start, end))
+    auditors = [assignment.Auditor(p.pk, p.org_id, tuple(quals[p.pk]), p.name) for p in team]
+    slot = assignment.AuditSlot(
+        audit.pk, tuple(audit.audited_units.values_list("pk", flat=True)), audit.audit_date
+    )
+    problems = assignment.check_team(
+        units,
+        auditors,
+        slot,
+        other_pairs=_round_pairs(programme, exclude_audit_id=audit.pk),
+        no_reciprocal=programme.no_reciprocal,
+    )
+    if problems:
+        by_id = {p.pk: p for p in team}
+        names = dict(Organization.objects.filter(pk__in=slot.unit_ids).values_list("pk", "name"))
+        messages = []
+        for person_id, reason, unit_id in problems:
+            person = by_id[person_id]
+            messages.append(describe(reason, person=person, unit_name=names.get(unit_id, "")))
+        raise ValidationError({"team": messages})
+
+
+def assign_team(*, actor, audit, lead, members, version=None) -> Audit:
+    """Set an audit's lead and team by hand; refused with the reason when a member is not
+    qualified on the audit date or not independent of the audited units."""
+    _require(actor, roles.AUDIT_MANAGE, audit.programme.org)
+    if audit.status not in (Audit.Status.PLANNED, Audit.Status.IN_PROGRESS):
+        raise ValidationError({"team": _("The team of a reported audit cannot change.")})
+    if lead is None:
+        raise ValidationError({"lead_auditor": _("Choose a lead auditor.")})
+    members = [m for m in members if m.pk != lead.pk]
+    with transaction.atomic():
+        locked = Audit.objects.select_for_update().select_related("programme").get(pk=audit.pk)
+        if version is not None:
+            check_version(locked, version)
+        _check_independence(locked, lead, members)
+        locked.lead_auditor = lead
+        locked.save()
+        locked.team.set(members)
+    return locked
+
+
+def accept_proposal(*, actor, programme, teams: dict[int, list[int]]) -> list[Audit]:
+    """Apply ``{audit id: [person ids, the first leads]}`` (the proposal as edited) in one
+    transaction; every team is checked as a manual assignment would be. Errors are keyed
+    ``team_<audit id>``."""
+    _require(actor, roles.AUDIT_MANAGE, programme.org)
+    audits = {a.pk: a for a in _programme_audits(programme, only_planned=False)}
+    person_ids = {pid for ids in teams.values() for pid in ids}
+    pool_ids = {a.id for a in auditor_pool(programme)[0]}
+    people = {p.pk: p for p in Person.objects.filter(pk__in=person_ids).select_related("org")}
+    errors: dict[str, list[str]] = {}
+    done = []
+    with transaction.atomic():
+        for audit_id, ids in teams.items():
+            audit = audits.get(audit_id)
+            if audit is None or not ids:
+                continue
+            unknown = [pid for pid in ids if pid not in people or pid not in pool_ids]
+            if unknown:
+                errors[f"team_{audit_id}"] = [_("Choose auditors from the auditor team.")]
+                continue
+            team = [people[pid] for pid in dict.fromkeys(ids)]
+            try:
+                done.append(assign_team(actor=actor, audit=audit, lead=team[0], members=team[1:]))
+            except ValidationError as exc:
+                errors[f"team_{audit_id}"] = [m for msgs in exc.message_dict.values() for m in msgs]
+        if errors:
+            transaction.set_rollback(True)
+            raise ValidationError(errors)
+    return done
+
+
+# --- checklist ---------------------------------------------------------------------------
+
+
+def may_fill_checklist(audit, user) -> bool:
+    if scope.has_perm(user, roles.AUDIT_MANAGE, audit.programme.org):
+        return True
+    if not scope.has_perm(user, roles.AUDIT_PERFORM):
+        return False
+    if _is_lead_user(audit, user):
+        return True
+    return audit.team.filter(user_id=user.pk).exists()
+
+
+def add_checklist_item(*, actor, audit, data) -> ChecklistItem:
+    if not may_fill_checklist(audit, actor):
+        raise PermissionDenied(_("Only the audit team fills the checklist."))
+    if audit.status in (Audit.Status.REPORTED, Audit.Status.CLOSED):
+        raise ValidationError(_("The checklist of a reported audit cannot change."))
+    errors = {}
+    if not (data.get("criterion") or "").strip():
+        errors["criterion"] = _("This field is required.")
+    if not (data.get("question") or "").strip():
+        errors["question"] = _("This field is required.")
+    if errors:
+        raise ValidationError(errors)
+    position = audit.checklist.count() + 1
+    return ChecklistItem.objects.create(
+        audit=audit,
+        position=position,
+        criterion=data["criterion"].strip(),
+        question=data["question"].strip(),
+        unit=data.get("unit"),
+        result=data.get("result") or "",
+        evidence=data.get("evidence") or "",
+    )
+
+
+def record_result(*, actor, item, result: str, evidence: str, version=None) -> ChecklistItem:
+    audit = item.audit
+    if not may_fill_checklist(audit, actor):
+        raise PermissionDenied(_("Only the audit team fills the checklist."))
+    if audit.status != Audit.Status.IN_PROGRESS:
+        raise ValidationError({"result": _("Results are recorded while the audit is in progress.")})
+    if result and result not in ChecklistItem.Result.values:
+        raise ValidationError({"result": _("Choose a valid result.")})
+    if result in ChecklistItem.NONCONFORMING and not (evidence or "").strip():
+        raise ValidationError({"evidence": _("A nonconformity needs the objective evidence.")})
+    with transaction.atomic():
+        locked = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+        if version is not None:
+            check_version(locked, version)
+        locked.result = result
+        locked.evidence = evidence or ""
+        locked.save()
+    return locked
+
+
+def improvement_raise():
+    """``pbqms.improvement.services.raise_nonconformity`` when that app is installed."""
+    from django.apps import apps
+
+    if not apps.is_installed("pbqms.improvement"):
+        return None
+    try:
+        from pbqms.improvement import services as improvement_services
+    except ImportError:
+        return None
+    return getattr(improvement_services, "raise_nonconformity", None)

@@ -1,0 +1,32 @@
+from django.urls import path
+
+from pbqms.audits import views
+
+app_name = "audits"
+
+urlpatterns = [
+    # internal audits (内部审核): programmes and audits
+    path("", views.programme_list, name="programme_list"),
+    path("programmes/new/", views.programme_create, name="programme_create"),
+    path("programmes/<int:pk>/", views.programme_detail, name="programme_detail"),
+    path("programmes/<int:pk>/edit/", views.programme_edit, name="programme_edit"),
+    path("programmes/<int:pk>/status/", views.programme_transition, name="programme_transition"),
+    path("programmes/<int:pk>/propose/", views.programme_propose, name="programme_propose"),
+    path("programmes/<int:pk>/audits/new/", views.audit_create, name="audit_create"),
+    path("<int:pk>/", views.audit_detail, name="audit_detail"),
+    path("<int:pk>/edit/", views.audit_edit, name="audit_edit"),
+    path("<int:pk>/team/", views.audit_team, name="audit_team"),
+    path("<int:pk>/report/", views.audit_report, name="audit_report"),
+    path("<int:pk>/status/", views.audit_transition, name="audit_transition"),
+    path("<int:pk>/checklist/", views.checklist, name="checklist"),
+    path("<int:pk>/checklist/<int:item_pk>/", views.checklist_result, name="checklist_result"),
+    # internal-auditor team (内审员队伍)
+    path("auditors/", views.auditor_list, name="auditor_list"),
+    path("auditors/<int:pk>/", views.auditor_detail, name="auditor_detail"),
+    path("auditors/qualifications/new/", views.qualification_create, name="qualification_create"),
+    path(
+        "auditors/qualifications/<int:pk>/edit/",
+        views.qualification_edit,
+        name="qualification_edit",
+    ),
+]

@@ -1,0 +1,790 @@
+"""Internal-audit pages. Reads go through ``visible_to``/``get_visible_or_404``; writes
+through ``pbqms.audits.services`` and ``pbqms.core.workflow``."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from pbqms.audits import assignment, forms, services
+from pbqms.audits.models import Audit, AuditorQualification, AuditProgramme, ChecklistItem
+from pbqms.core import roles, scope, workflow
+from pbqms.core.history import history_for
+from pbqms.core.listing import paginate, pick_template, querystring_without, vary_on_htmx
+from pbqms.core.scope import get_visible_or_404
+from pbqms.orgs.forms import add_service_errors
+from pbqms.orgs.models import Organization, Person
+
+EXPIRING_DAYS = 90
+UNIT_FIELDS = ("pk", "name", "path", "depth", "kind", "dissolved_on")
+
+
+def _done_count_subquery():
+    """Reported or closed audits a person led or was a member of."""
+    finished = [Audit.Status.REPORTED, Audit.Status.CLOSED]
+    led = (
+        Audit.objects.filter(lead_auditor=OuterRef("pk"), status__in=finished)
+        .order_by()
+        .values("lead_auditor")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    through = Audit.team.through
+    joined = (
+        through.objects.filter(person=OuterRef("pk"), audit__status__in=finished)
+        .order_by()
+        .values("person")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Coalesce(Subquery(led, output_field=IntegerField()), 0),
+        Coalesce(Subquery(joined, output_field=IntegerField()), 0),
+    )
+
+
+def validity_badge(valid_until, today=None) -> str:
+    today = today or timezone.localdate()
+    if valid_until is None or valid_until < today:
+        return "expired"
+    if valid_until <= today + datetime.timedelta(days=EXPIRING_DAYS):
+        return "expiring"
+    return "valid"
+
+
+# --- auditor team ------------------------------------------------------------------------
+
+
+@login_required
+def auditor_list(request):
+    user = request.user
+    if not scope.has_perm(user, roles.AUDITOR_VIEW):
+        raise PermissionDenied
+    led, joined = _done_count_subquery()
+    qs = (
+        Person.objects.visible_to(user, roles.AUDITOR_VIEW)
+        .filter(pk__in=AuditorQualification.objects.values("person_id"))
+        .select_related("org")
+        .annotate(valid_until=Max("auditor_qualifications__valid_until"), led=led, joined=joined)
+    )
+    q = (request.GET.get("q") or "").strip()
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(org__name__icontains=q))
+    status = request.GET.get("validity") or ""
+    today = timezone.localdate()
+    soon = today + datetime.timedelta(days=EXPIRING_DAYS)
+    if status == "valid":
+        qs = qs.filter(valid_until__gte=today)
+    elif status == "expiring":
+        qs = qs.filter(valid_until__gte=today, valid_until__lte=soon)
+    elif status == "expired":
+        qs = qs.filter(valid_until__lt=today)
+    page = paginate(request, qs.order_by("org__path", "name", "pk"))
+    rows = [
+        {
+            "person": p,
+            "badge": validity_badge(p.valid_until, today),
+            "done": p.led + p.joined,
+        }
+        for p in page.object_list
+    ]
+    context = {
+        "page": page,
+        "rows": rows,
+        "q": q,
+        "validity": status,
+        "qs": querystring_without(request, "page"),
+        "can_add": scope.has_perm(user, roles.AUDITOR_MANAGE),
+        "filtered": bool(q or status),
+    }
+    template = pick_template(request, "audits/auditor_list.html", "audits/_auditor_table.html")
+    return vary_on_htmx(render(request, template, context))
+
+
+def _auditor(request, pk) -> Person:
+    person = get_visible_or_404(
+        Person.objects.select_related("org"), request.user, roles.AUDITOR_VIEW, pk=pk
+    )
+    return person
+
+
+@login_required
+def auditor_detail(request, pk):
+    user = request.user
+    person = _auditor(request, pk)
+    quals = list(person.auditor_qualifications.order_by("-valid_until", "-pk"))
+    if not quals:
+        raise Http404
+    today = timezone.localdate()
+    audits = (
+        Audit.objects.visible_to(user)
+        .filter(Q(lead_auditor=person) | Q(team=person))
+        .distinct()
+        .select_related("programme")
+        .prefetch_related("audited_units")
+        .order_by("-programme__year", "planned_month", "number")
+    )
+    context = {
+        "person": person,
+        "qualifications": [
+            (q, validity_badge(q.valid_until, today), q.covers(today)) for q in quals
+        ],
+        "audits": list(audits[:200]),
+        "can_manage": scope.has_perm(user, roles.AUDITOR_MANAGE, person.org),
+    }
+    return render(request, "audits/auditor_detail.html", context)
+
+
+@login_required
+def qualification_create(request):
+    user = request.user
+    if not scope.has_perm(user, roles.AUDITOR_MANAGE):
+        raise PermissionDenied
+    people = (
+        Person.objects.visible_to(user, roles.AUDITOR_MANAGE)
+        .select_related("org")
+        .order_by("org__path", "name")
+    )
+    initial = {}
+    if request.GET.get("person"):
+        initial["person"] = get_visible_or_404(
+            Person.objects.all(), user, roles.AUDITOR_MANAGE, pk=request.GET["person"]
+        )
+    form = forms.QualificationForm(request.POST or None, people=people, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            qual = services.add_qualification(
+                actor=user, person=form.cleaned_data["person"], data=form.cleaned_data
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Qualification recorded."))
+            return redirect("audits:auditor_detail", pk=qual.person_id)
+    return render(request, "audits/qualification_form.html", {"form": form, "qualification": None})
+
+
+@login_required
+def qualification_edit(request, pk):
+    user = request.user
+    qual = get_visible_or_404(
+        AuditorQualification.objects.select_related("person__org"),
+        user,
+        roles.AUDITOR_VIEW,
+        pk=pk,
+    )
+    if not scope.has_perm(user, roles.AUDITOR_MANAGE, qual.person.org):
+        raise PermissionDenied
+    form = forms.QualificationForm(request.POST or None, instance=qual)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_qualification(
+                actor=user,
+                qualification=qual,
+                data=form.cleaned_data,
+                version=form.cleaned_data.get("version"),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("audits:auditor_detail", pk=qual.person_id)
+    return render(request, "audits/qualification_form.html", {"form": form, "qualification": qual})
+
+
+# --- programmes ----------------------------------------------------------------------------
+
+
+@login_required
+def programme_list(request):
+    user = request.user
+    if not (scope.has_perm(user, roles.AUDIT_VIEW) or scope.has_perm(user, roles.AUDIT_PERFORM)):
+        raise PermissionDenied
+    programmes = (
+        AuditProgramme.objects.visible_to(user, roles.AUDIT_VIEW)
+        .select_related("org")
+        .annotate(n_audits=Count("audits"))
+        .order_by("-year", "title", "pk")
+    )
+    audits = (
+        Audit.objects.visible_to(user)
+        .select_related("programme", "lead_auditor")
+        .prefetch_related("audited_units")
+        .order_by("-programme__year", "planned_month", "number")
+    )
+    page = paginate(request, audits)
+    context = {
+        "programmes": list(programmes[:100]),
+        "page": page,
+        "audits": page.object_list,
+        "qs": querystring_without(request, "page"),
+        "can_add": scope.has_perm(user, roles.AUDIT_MANAGE),
+    }
+    return render(request, "audits/programme_list.html", context)
+
+
+def _committees(user):
+    return (
+        Organization.objects.visible_to(user, roles.AUDIT_MANAGE)
+        .filter(dissolved_on__isnull=True)
+        .filter(kind__in=[Organization.Kind.COMMITTEE, Organization.Kind.GENERAL_BRANCH])
+        .only(*UNIT_FIELDS)
+        .order_by("path")
+    )
+
+
+def _units_under(org):
+    return (
+        Organization.objects.filter(path__startswith=org.path, dissolved_on__isnull=True)
+        .only(*UNIT_FIELDS)
+        .order_by("path")
+    )
+
+
+@login_required
+def programme_create(request):
+    user = request.user
+    if not scope.has_perm(user, roles.AUDIT_MANAGE):
+        raise PermissionDenied
+    committees = _committees(user)
+    org = None
+    org_id = request.POST.get("org") or request.GET.get("org")
+    if org_id:
+        org = committees.filter(pk=org_id).first() if str(org_id).isdigit() else None
+    if org is None:
+        org = committees.first()
+    units = _units_under(org) if org is not None else Organization.objects.none()
+    form = forms.ProgrammeForm(
+        request.POST or None,
+        committees=committees,
+        units=units,
+        initial={
+            "org": org,
+            "year": timezone.localdate().year,
+            "team_size": 2,
+            "no_reciprocal": True,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            programme = services.create_programme(
+                actor=user, org=data["org"], data=data, scope_units=list(data["scope_units"])
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Audit programme created."))
+            return redirect("audits:programme_detail", pk=programme.pk)
+    return render(request, "audits/programme_form.html", {"form": form, "programme": None})
+
+
+def _programme(request, pk, perm=roles.AUDIT_VIEW) -> AuditProgramme:
+    return get_visible_or_404(
+        AuditProgramme.objects.select_related("org"), request.user, perm, pk=pk
+    )
+
+
+@login_required
+def programme_edit(request, pk):
+    user = request.user
+    programme = _programme(request, pk)
+    if not scope.has_perm(user, roles.AUDIT_MANAGE, programme.org):
+        raise PermissionDenied
+    form = forms.ProgrammeForm(
+        request.POST or None, units=_units_under(programme.org), instance=programme
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.update_programme(
+                actor=user,
+                programme=programme,
+                data=data,
+                scope_units=list(data["scope_units"]),
+                version=data.get("version"),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("audits:programme_detail", pk=programme.pk)
+    return render(request, "audits/programme_form.html", {"form": form, "programme": programme})
+
+
+@login_required
+def programme_detail(request, pk):
+    user = request.user
+    programme = _programme(request, pk)
+    audits = list(
+        programme.audits.select_related("lead_auditor__org")
+        .prefetch_related("audited_units", "team")
+        .order_by("planned_month", "number")
+    )
+    can_manage = scope.has_perm(user, roles.AUDIT_MANAGE, programme.org)
+    context = {
+        "programme": programme,
+        "audits": audits,
+        "scope_units": list(programme.scope_units.only(*UNIT_FIELDS).order_by("path")),
+        "can_manage": can_manage,
+        "can_propose": can_manage
+        and any(a.status == Audit.Status.PLANNED and not a.lead_auditor_id for a in audits),
+        "transitions": workflow.allowed(programme, user),
+        "history": history_for(programme),
+    }
+    return render(request, "audits/programme_detail.html", context)
+
+
+@login_required
+@require_POST
+def programme_transition(request, pk):
+    programme = _programme(request, pk)
+    name = request.POST.get("transition") or ""
+    if name not in workflow.transition_names(AuditProgramme):
+        raise Http404
+    try:
+        workflow.fire(programme, name, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Status changed."))
+    return redirect("audits:programme_detail", pk=programme.pk)
+
+
+def _proposal_rows(programme, proposal, audits, people, posted=None):
+    units = {a.pk: [u.name for u in a.audited_units.all()] for a in audits}
+    pool = sorted(people.values(), key=lambda p: (p.org.path, p.name, p.pk))
+    rows = []
+    for audit in audits:
+        ap = proposal.audits[audit.pk]
+        chosen = [people[i] for i in ap.auditor_ids]
+        reasons = []
+        for pid in ap.auditor_ids:
+            p = people[pid]
+            reasons.append(
+                _(
+                    "%(name)s (%(home)s): independent of the audited units, qualified, "
+                    "%(n)s other audits in this proposal"
+                )
+                % {"name": p.name, "home": p.org.name, "n": ap.chosen_load[pid]}
+            )
+        excluded = []
+        labels = {
+            assignment.OWN_UNIT: _("own unit"),
+            assignment.ANCESTOR: _("their unit is below the audited unit"),
+            assignment.DESCENDANT: _("their unit is above the audited unit"),
+            assignment.NOT_QUALIFIED: _("not qualified on the audit date"),
+            assignment.RECIPROCAL: _("reciprocal audit in this round"),
+            assignment.LOAD_LIMIT: _("workload limit reached"),
+            assignment.NOT_NEEDED: _("eligible, but others have fewer audits"),
+        }
+        for reason, ids in ap.excluded.items():
+            excluded.append(
+                {
+                    "label": labels.get(reason, reason),
+                    "names": "、".join(people[i].name for i in ids[:20])
+                    + ("…" if len(ids) > 20 else ""),
+                    "count": len(ids),
+                }
+            )
+        shortfall = {
+            assignment.NO_ELIGIBLE: _(
+                "No eligible auditor: add qualified auditors from other units."
+            ),
+            assignment.TOO_FEW: _("Fewer eligible auditors than the team size."),
+            assignment.NO_UNITS: _("The audit has no audited unit."),
+        }.get(ap.shortfall or "", "")
+        selected = posted.get(audit.pk, []) if posted is not None else [p.pk for p in chosen]
+        rows.append(
+            {
+                "audit": audit,
+                "units": units[audit.pk],
+                "chosen": chosen,
+                "selected": selected,
+                "lead": selected[0] if selected else None,
+                "reasons": reasons,
+                "excluded": excluded,
+                "shortfall": shortfall,
+            }
+        )
+    return rows, pool
+
+
+@login_required
+def programme_propose(request, pk):
+    """Propose cross-audit teams (交叉互审); the table is editable before accepting."""
+    user = request.user
+    programme = _programme(request, pk)
+    if not scope.has_perm(user, roles.AUDIT_MANAGE, programme.org):
+        raise PermissionDenied
+    proposal, audits, people = services.propose_teams(programme)
+    errors = {}
+    posted = None
+    if request.method == "POST":
+        posted = {}
+        for audit in audits:
+            lead = request.POST.get(f"lead_{audit.pk}") or ""
+            members = request.POST.getlist(f"team_{audit.pk}")
+            ids = []
+            for value in [lead, *members]:
+                if value.isdigit() and int(value) not in ids:
+                    ids.append(int(value))
+            posted[audit.pk] = ids
+        try:
+            done = services.accept_proposal(actor=user, programme=programme, teams=posted)
+        except ValidationError as exc:
+            errors = {
+                int(k.split("_")[1]): v
+                for k, v in exc.message_dict.items()
+                if k.startswith("team_")
+            }
+            messages.error(request, _("Some teams could not be accepted; see the reasons below."))
+        else:
+            messages.success(request, _("Teams accepted for %(n)s audits.") % {"n": len(done)})
+            return redirect("audits:programme_detail", pk=programme.pk)
+    rows, pool = _proposal_rows(programme, proposal, audits, people, posted)
+    for row in rows:
+        row["errors"] = errors.get(row["audit"].pk, [])
+    context = {
+        "programme": programme,
+        "rows": rows,
+        "pool": pool,
+        "load": sorted(
+            ((people[i], n) for i, n in proposal.load.items()),
+            key=lambda t: (-t[1], t[0].name),
+        ),
+        "unstaffed": len(proposal.unstaffed),
+    }
+    return render(request, "audits/programme_propose.html", context)
+
+
+# --- audits ------------------------------------------------------------------------------
+
+
+@login_required
+def audit_create(request, pk):
+    user = request.user
+    programme = _programme(request, pk)
+    if not scope.has_perm(user, roles.AUDIT_MANAGE, programme.org):
+        raise PermissionDenied
+    form = forms.AuditForm(request.POST or None, units=_units_under(programme.org))
+    if request.method == "POST" and form.is_valid():
+        try:
+            audit = services.create_audit(
+                actor=user,
+                programme=programme,
+                data=form.service_data(),
+                audited_units=list(form.cleaned_data["audited_units"]),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Audit %(number)s added.") % {"number": audit.number})
+            if "add_another" in request.POST:
+                return redirect("audits:audit_create", pk=programme.pk)
+            return redirect("audits:audit_detail", pk=audit.pk)
+    return render(
+        request,
+        "audits/audit_form.html",
+        {"form": form, "programme": programme, "audit": None},
+    )
+
+
+def _audit(request, pk) -> Audit:
+    return get_visible_or_404(
+        Audit.objects.select_related("programme__org", "lead_auditor__org"),
+        request.user,
+        roles.AUDIT_VIEW,
+        pk=pk,
+    )
+
+
+@login_required
+def audit_edit(request, pk):
+    user = request.user
+    audit = _audit(request, pk)
+    if not scope.has_perm(user, roles.AUDIT_MANAGE, audit.programme.org):
+        raise PermissionDenied
+    form = forms.AuditForm(
+        request.POST or None, units=_units_under(audit.programme.org), instance=audit
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_audit(
+                actor=user,
+                audit=audit,
+                data=form.service_data(),
+                audited_units=list(form.cleaned_data["audited_units"]),
+                version=form.cleaned_data.get("version"),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("audits:audit_detail", pk=audit.pk)
+    return render(
+        request,
+        "audits/audit_form.html",
+        {"form": form, "programme": audit.programme, "audit": audit},
+    )
+
+
+def _team_people(audit):
+    _pool, people = services.auditor_pool(audit.programme)
+    return (
+        Person.objects.filter(pk__in=list(people))
+        .select_related("org")
+        .order_by("org__path", "name")
+    )
+
+
+def _audit_context(request, audit, team_form=None, report_form=None):
+    user = request.user
+    can_manage = scope.has_perm(user, roles.AUDIT_MANAGE, audit.programme.org)
+    is_lead = services._is_lead_user(audit, user)
+    if (
+        team_form is None
+        and can_manage
+        and audit.status
+        in (
+            Audit.Status.PLANNED,
+            Audit.Status.IN_PROGRESS,
+        )
+    ):
+        team_form = forms.TeamForm(
+            people=_team_people(audit),
+            initial={
+                "lead_auditor": audit.lead_auditor,
+                "team": list(audit.team.all()),
+                "version": audit.version,
+            },
+        )
+    if report_form is None and (is_lead or can_manage) and audit.status == Audit.Status.IN_PROGRESS:
+        report_form = forms.ReportForm(
+            initial={"report_summary": audit.report_summary, "version": audit.version}
+        )
+    counts = {
+        r["result"]: r["n"]
+        for r in audit.checklist.order_by().values("result").annotate(n=Count("pk"))
+    }
+    from pbqms.core import signatures
+
+    return {
+        "audit": audit,
+        "programme": audit.programme,
+        "units": list(audit.audited_units.only(*UNIT_FIELDS).order_by("path")),
+        "team": list(audit.team.select_related("org").order_by("name")),
+        "can_manage": can_manage,
+        "programme_visible": AuditProgramme.objects.visible_to(user, roles.AUDIT_VIEW)
+        .filter(pk=audit.programme_id)
+        .exists(),
+        "team_form": team_form,
+        "report_form": report_form,
+        "transitions": workflow.allowed(audit, user),
+        "counts": [(label, counts.get(value, 0)) for value, label in ChecklistItem.Result.choices],
+        "checklist_total": sum(counts.values()),
+        "signatures": list(signatures.signatures_for(audit)),
+        "open_ncs": services_open_ncs(audit),
+        "history": history_for(audit),
+    }
+
+
+def services_open_ncs(audit):
+    from pbqms.audits.models import open_nonconformities
+
+    return len(open_nonconformities(audit))
+
+
+@login_required
+def audit_detail(request, pk):
+    audit = _audit(request, pk)
+    return render(request, "audits/audit_detail.html", _audit_context(request, audit))
+
+
+@login_required
+@require_POST
+def audit_team(request, pk):
+    user = request.user
+    audit = _audit(request, pk)
+    if not scope.has_perm(user, roles.AUDIT_MANAGE, audit.programme.org):
+        raise PermissionDenied
+    form = forms.TeamForm(request.POST, people=_team_people(audit))
+    if form.is_valid():
+        try:
+            services.assign_team(
+                actor=user,
+                audit=audit,
+                lead=form.cleaned_data["lead_auditor"],
+                members=list(form.cleaned_data["team"]),
+                version=form.cleaned_data.get("version"),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Audit team saved."))
+            return redirect("audits:audit_detail", pk=audit.pk)
+    context = _audit_context(request, audit, team_form=form)
+    return render(request, "audits/audit_detail.html", context, status=200)
+
+
+@login_required
+@require_POST
+def audit_report(request, pk):
+    user = request.user
+    audit = _audit(request, pk)
+    form = forms.ReportForm(request.POST)
+    if form.is_valid():
+        try:
+            services.save_report_summary(
+                actor=user,
+                audit=audit,
+                summary=form.cleaned_data["report_summary"],
+                version=form.cleaned_data.get("version"),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Report summary saved."))
+            return redirect("audits:audit_detail", pk=audit.pk)
+    elif not (
+        services._is_lead_user(audit, user)
+        or scope.has_perm(user, roles.AUDIT_MANAGE, audit.programme.org)
+    ):
+        raise PermissionDenied
+    return render(
+        request, "audits/audit_detail.html", _audit_context(request, audit, report_form=form)
+    )
+
+
+@login_required
+@require_POST
+def audit_transition(request, pk):
+    audit = _audit(request, pk)
+    name = request.POST.get("transition") or ""
+    if name not in workflow.transition_names(Audit):
+        raise Http404
+    try:
+        workflow.fire(
+            audit,
+            name,
+            actor=request.user,
+            password=request.POST.get("password") or None,
+            reason=request.POST.get("reason") or "",
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Status changed."))
+    return redirect("audits:audit_detail", pk=audit.pk)
+
+
+# --- checklist ---------------------------------------------------------------------------
+
+
+@login_required
+def checklist(request, pk):
+    user = request.user
+    audit = _audit(request, pk)
+    may_fill = services.may_fill_checklist(audit, user)
+    add_form = None
+    if may_fill and audit.status in (Audit.Status.PLANNED, Audit.Status.IN_PROGRESS):
+        add_form = forms.ChecklistItemForm(request.POST or None)
+        if request.method == "POST" and add_form.is_valid():
+            try:
+                services.add_checklist_item(actor=user, audit=audit, data=add_form.cleaned_data)
+            except ValidationError as exc:
+                add_service_errors(add_form, exc)
+            else:
+                messages.success(request, _("Checklist item added."))
+                return redirect("audits:checklist", pk=audit.pk)
+    elif request.method == "POST":
+        raise PermissionDenied
+    items = list(audit.checklist.select_related("unit").order_by("position", "pk"))
+    can_record = may_fill and audit.status == Audit.Status.IN_PROGRESS
+    rows = [
+        {
+            "item": item,
+            "form": forms.ResultForm(
+                prefix=f"i{item.pk}",
+                initial={"result": item.result, "evidence": item.evidence, "version": item.version},
+            )
+            if can_record
+            else None,
+        }
+        for item in items
+    ]
+    context = {
+        "audit": audit,
+        "rows": rows,
+        "add_form": add_form,
+        "can_record": can_record,
+        "can_raise": can_record and services.improvement_raise() is not None,
+    }
+    return render(request, "audits/checklist.html", context)
+
+
+@login_required
+@require_POST
+def checklist_result(request, pk, item_pk):
+    user = request.user
+    audit = _audit(request, pk)
+    item = audit.checklist.filter(pk=item_pk).first()
+    if item is None:
+        raise Http404
+    form = forms.ResultForm(request.POST, prefix=f"i{item.pk}")
+    if form.is_valid():
+        try:
+            services.record_result(
+                actor=user,
+                item=item,
+                result=form.cleaned_data["result"],
+                evidence=form.cleaned_data["evidence"],
+                version=form.cleaned_data.get("version"),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Result saved."))
+            return redirect(f"{_checklist_url(audit)}#item-{item.pk}")
+    items = list(audit.checklist.select_related("unit").order_by("position", "pk"))
+    rows = []
+    for other in items:
+        rows.append(
+            {
+                "item": other,
+                "form": form
+                if other.pk == item.pk
+                else forms.ResultForm(
+                    prefix=f"i{other.pk}",
+                    initial={
+                        "result": other.result,
+                        "evidence": other.evidence,
+                        "version": other.version,
+                    },
+                ),
+            }
+        )
+    context = {
+        "audit": audit,
+        "rows": rows,
+        "add_form": forms.ChecklistItemForm(),
+        "can_record": True,
+        "can_raise": services.improvement_raise() is not None,
+    }
+    return render(request, "audits/checklist.html", context)
+
+
+def _checklist_url(audit):
+    from django.urls import reverse
+
+    return reverse("audits:checklist", kwargs={"pk": audit.pk})
