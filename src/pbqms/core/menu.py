@@ -53,7 +53,7 @@ MENU: tuple[MenuGroup, ...] = (
         "calendar-check",
         (
             MenuItem(_("Work plans")),
-            MenuItem(_("Records")),
+            MenuItem(_("Records"), "records:list", roles.RECORD_VIEW, "notebook"),
             MenuItem(_("Calendar")),
             MenuItem(_("Conformity board")),
         ),
