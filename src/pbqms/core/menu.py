@@ -42,10 +42,12 @@ MENU: tuple[MenuGroup, ...] = (
         _("System documents"),
         "files",
         (
-            MenuItem(_("Document tree")),
-            MenuItem(_("Controlled document list")),
-            MenuItem(_("My document tasks")),
-            MenuItem(_("Periodic review")),
+            MenuItem(_("Document tree"), "documents:tree", roles.DOC_VIEW, "binary-tree"),
+            MenuItem(_("Controlled document list"), "documents:list", roles.DOC_VIEW, "files"),
+            MenuItem(_("My document tasks"), "documents:tasks", roles.DOC_VIEW, "checklist"),
+            MenuItem(
+                _("Periodic review"), "documents:reviews", roles.DOC_MANAGE, "calendar-repeat"
+            ),
         ),
     ),
     MenuGroup(

@@ -1,0 +1,26 @@
+from django.urls import path
+
+from pbqms.documents import views
+
+app_name = "documents"
+
+urlpatterns = [
+    path("", views.document_list, name="list"),
+    path("tree/", views.document_tree, name="tree"),
+    path("tasks/", views.tasks, name="tasks"),
+    path("reviews/", views.reviews, name="reviews"),
+    path("new/", views.document_create, name="create"),
+    path("preview/", views.preview, name="preview"),
+    path("<int:pk>/", views.document_detail, name="detail"),
+    path("<int:pk>/diff/", views.diff, name="diff"),
+    path("<int:pk>/revise/", views.start_revision, name="revise"),
+    path("<int:pk>/obsolete/", views.obsolete, name="obsolete"),
+    path("<int:pk>/periodic-review/", views.periodic_review, name="periodic_review"),
+    path("<int:pk>/links/", views.link_add, name="link_add"),
+    path("<int:pk>/links/<int:link_pk>/remove/", views.link_remove, name="link_remove"),
+    path("versions/<int:pk>/edit/", views.version_edit, name="version_edit"),
+    path("versions/<int:pk>/file/", views.version_file, name="version_file"),
+    path("versions/<int:pk>/remind/", views.remind, name="remind"),
+    path("versions/<int:pk>/<str:name>/", views.version_action, name="version_action"),
+    path("acknowledgements/<int:pk>/", views.acknowledge, name="acknowledge"),
+]
