@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "pbqms.improvement",
     "pbqms.audits",
     "pbqms.records",
+    "pbqms.system",
 ]
 
 MIDDLEWARE = [

@@ -83,6 +83,18 @@ RECORD_AMEND = "records.amend_record"
 RECORD_VIEW_DRAFTS = "records.view_draft_record"
 _RECORD_ALL = frozenset({RECORD_VIEW, RECORD_ADD, RECORD_SUBMIT, RECORD_AMEND, RECORD_VIEW_DRAFTS})
 
+# quality system (pbqms.system): the requirement library and obligations (read by all who
+# work with the system; edited by the committee); the conformity board of the units in
+# scope; noting a justified exception for a unit's gap (the committee)
+REQUIREMENT_VIEW = "system.view_requirement"
+REQUIREMENT_MANAGE = "system.change_requirement"
+OBLIGATION_VIEW = "system.view_obligation"
+OBLIGATION_MANAGE = "system.change_obligation"
+CONFORMITY_VIEW = "system.view_conformityresult"
+CONFORMITY_EXCEPT = "system.add_conformityexception"
+_SYSTEM_READ = frozenset({REQUIREMENT_VIEW, OBLIGATION_VIEW, CONFORMITY_VIEW})
+_SYSTEM_ALL = _SYSTEM_READ | {REQUIREMENT_MANAGE, OBLIGATION_MANAGE, CONFORMITY_EXCEPT}
+
 _ORG_AND_PEOPLE_ADMIN = frozenset(
     {
         ORG_VIEW,
@@ -137,6 +149,18 @@ for _role, _perms in {
     Role.MEMBER: frozenset({RECORD_VIEW}),
     Role.INTERNAL_AUDITOR: frozenset({RECORD_VIEW}),
     Role.EXTERNAL_EXPERT: frozenset({RECORD_VIEW}),
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
+# quality system (requirements, obligations, conformity), per role
+for _role, _perms in {
+    Role.PARTY_ADMIN: _SYSTEM_ALL,
+    Role.BRANCH_SECRETARY: _SYSTEM_READ,
+    Role.PARTY_WORKER: _SYSTEM_READ,
+    Role.MEMBER: frozenset({REQUIREMENT_VIEW}),
+    Role.INTERNAL_AUDITOR: _SYSTEM_READ,
+    Role.EXTERNAL_EXPERT: _SYSTEM_READ,
 }.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 

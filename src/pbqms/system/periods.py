@@ -141,9 +141,7 @@ def applies_to_unit(
     """Does a unit with these dates owe this period? (rule in the module docstring)"""
     if founded_on is not None and founded_on > due_on - dt.timedelta(days=MIN_EXISTENCE_DAYS):
         return False
-    if dissolved_on is not None and dissolved_on < due_on:
-        return False
-    return True
+    return not (dissolved_on is not None and dissolved_on < due_on)
 
 
 def month_periods(year: int) -> list[Period]:

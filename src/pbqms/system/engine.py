@@ -1,0 +1,601 @@
+"""The conformity engine ("写你所做的，做你所写的").
+
+For every unit, obligation and period it decides: done on time (met), done late, missing,
+upcoming, not applicable or justified exception — and which records satisfied it.
+
+Layers:
+
+- ``compute(unit, obligation, period, records, excepted=, today=)`` — pure logic over plain
+  data (dataclasses below); no database.
+- ``recompute(...)`` — the one bulk path: loads units, obligations, submitted records,
+  attendance, committee posts and exceptions in a handful of queries, computes in Python
+  and writes only the cells that changed (bulk upsert), deleting cells that no longer
+  exist (e.g. a unit that no longer matches the obligation). ``recompute_all()`` is the
+  full run; ``update_for_record(record)`` the incremental one (only the cells of the
+  record's unit, for the obligations evidenced by its template, in the record's period
+  and the periods that listed it before an amendment); obligation and org-tree changes
+  recompute that obligation / that unit's subtree (``signals.py``).
+
+Rules:
+
+- a record belongs to the period containing its Shanghai calendar date (``occurred_at``);
+  only submitted records count; a record that fails the obligation's counting condition
+  (committee quorum, minimum attendance) is *flagged*, not counted;
+- met: a counting record on or before the due date; late: only after the due date but
+  inside the period; missing: none and the due date has passed; upcoming: none and the
+  due date has not passed; a justified exception turns a gap (late/missing/upcoming)
+  into "excepted" (a met cell stays met); not applicable: the unit did not exist long
+  enough before the due date or was dissolved before it (``periods.applies_to_unit``).
+
+Summary rate per unit (``rate``): ``(met + LATE_WEIGHT × late) / (met + late + missing)``
+with ``LATE_WEIGHT = 0.5``: a late activity is half as good as one on time, an upcoming,
+not-applicable or excepted cell is not in the denominator. ``None`` when nothing was due.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from pbqms.system import periods as P
+from pbqms.system.models import ConformityStatus as S
+
+LATE_WEIGHT = 0.5
+GAP_STATUSES = frozenset({S.LATE, S.MISSING, S.UPCOMING})
+
+
+# ---------------------------------------------------------------- plain data
+
+
+@dataclass(frozen=True)
+class UnitFacts:
+    id: int
+    path: str
+    kind: str
+    founded_on: dt.date | None = None
+    dissolved_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ObligationFacts:
+    id: int
+    activity_id: int
+    frequency: str
+    owner_path: str = ""
+    kinds: frozenset[str] = frozenset()
+    org_ids: frozenset[int] = frozenset()
+    interval_months: int | None = None
+    anchor_on: dt.date | None = None
+    due_offset_days: int | None = None
+    counting: str = "none"
+    min_attendance_ratio: float | None = None
+    active_from: dt.date | None = None
+    active_to: dt.date | None = None
+    is_active: bool = True
+
+    def applies_to(self, unit: UnitFacts) -> bool:
+        if not unit.path.startswith(self.owner_path):
+            return False
+        return unit.kind in self.kinds or unit.id in self.org_ids
+
+    def periods(self, start: dt.date, end: dt.date) -> list[tuple[P.Period, dt.date]]:
+        """(period, due date) of every period overlapping ``[start, end]`` in which the
+        obligation is in force (due on/after ``active_from``, starting on/before
+        ``active_to``)."""
+        if not self.is_active:
+            return []
+        out = []
+        for period in P.periods_between(
+            start, end, self.frequency, self.interval_months, self.anchor_on
+        ):
+            due = period.due_on(self.due_offset_days)
+            if self.active_from and due < self.active_from:
+                continue
+            if self.active_to and period.start > self.active_to:
+                continue
+            out.append((period, due))
+        return out
+
+
+@dataclass(frozen=True, order=True)
+class RecordFacts:
+    day: dt.date  # Shanghai calendar date of occurred_at
+    id: int
+    present_ids: frozenset[int] = field(default=frozenset(), compare=False)
+    attendance_total: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Cell:
+    status: str
+    due_on: dt.date
+    record_ids: tuple[int, ...] = ()
+    flagged_ids: tuple[int, ...] = ()
+
+
+# ---------------------------------------------------------------- pure logic
+
+
+def record_counts(
+    obligation: ObligationFacts, record: RecordFacts, committee: frozenset[int] | None = None
+) -> bool:
+    """Does the record meet the obligation's counting condition? ``committee``: the person
+    ids holding a committee post in the unit on the record's day (quorum only)."""
+    if obligation.counting == "quorum":
+        if not committee:
+            return False
+        return len(committee & record.present_ids) * 2 > len(committee)
+    if obligation.counting == "attendance":
+        if record.attendance_total == 0:
+            return False
+        ratio = obligation.min_attendance_ratio or 0
+        return len(record.present_ids) >= ratio * record.attendance_total
+    return True
+
+
+def compute(
+    unit: UnitFacts,
+    period: P.Period,
+    due_on: dt.date,
+    records: Iterable[tuple[RecordFacts, bool]],
+    *,
+    excepted: bool = False,
+    today: dt.date,
+) -> Cell:
+    """The status of one cell. ``records``: (record, counts?) of the unit's submitted
+    records of the obligation's template; those outside the period are ignored."""
+    counted: list[RecordFacts] = []
+    flagged: list[int] = []
+    for record, counts in records:
+        if not period.contains(record.day):
+            continue
+        if counts:
+            counted.append(record)
+        else:
+            flagged.append(record.id)
+    counted.sort()
+    ids = tuple(r.id for r in counted)
+    flagged_t = tuple(sorted(flagged))
+    if not P.applies_to_unit(period, due_on, unit.founded_on, unit.dissolved_on):
+        return Cell(S.NOT_APPLICABLE, due_on, ids, flagged_t)
+    if counted and counted[0].day <= due_on:
+        return Cell(S.MET, due_on, ids, flagged_t)
+    if excepted:
+        return Cell(S.EXCEPTED, due_on, ids, flagged_t)
+    if counted:
+        return Cell(S.LATE, due_on, ids, flagged_t)
+    if today > due_on:
+        return Cell(S.MISSING, due_on, ids, flagged_t)
+    return Cell(S.UPCOMING, due_on, ids, flagged_t)
+
+
+def effective_status(status: str, due_on: dt.date, today: dt.date | None = None) -> str:
+    """A stored "upcoming" whose due date has passed since it was computed is missing."""
+    today = today or timezone.localdate()
+    if status == S.UPCOMING and due_on < today:
+        return S.MISSING
+    return status
+
+
+def rate(statuses: Iterable[str]) -> float | None:
+    """Summary rate (module docstring): (met + ½·late) / (met + late + missing)."""
+    met = late = missing = 0
+    for s in statuses:
+        if s == S.MET:
+            met += 1
+        elif s == S.LATE:
+            late += 1
+        elif s == S.MISSING:
+            missing += 1
+    due = met + late + missing
+    if not due:
+        return None
+    return (met + LATE_WEIGHT * late) / due
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _units(org_ids: Sequence[int] | None = None, path_prefix: str | None = None):
+    from pbqms.orgs.models import Organization
+
+    qs = Organization.objects.all()
+    if org_ids is not None:
+        qs = qs.filter(pk__in=list(org_ids))
+    if path_prefix is not None:
+        qs = qs.filter(path__startswith=path_prefix)
+    return [
+        UnitFacts(*row)
+        for row in qs.order_by().values_list("id", "path", "kind", "founded_on", "dissolved_on")
+    ]
+
+
+def load_obligations(ids: Sequence[int] | None = None, activity_id: int | None = None):
+    from pbqms.system.models import Obligation
+
+    qs = Obligation.objects.all()
+    qs = qs.filter(pk__in=list(ids)) if ids is not None else qs.filter(is_active=True)
+    if activity_id is not None:
+        qs = qs.filter(activity_id=activity_id, is_active=True)
+    rows = list(
+        qs.order_by("id").values(
+            "id",
+            "activity_id",
+            "frequency",
+            "owner__path",
+            "applies_to_kinds",
+            "interval_months",
+            "anchor_on",
+            "due_offset_days",
+            "counting",
+            "min_attendance_ratio",
+            "active_from",
+            "active_to",
+            "is_active",
+        )
+    )
+    chosen: dict[int, set[int]] = defaultdict(set)
+    if rows:
+        through = Obligation.orgs.through
+        for ob_id, org_id in through.objects.filter(
+            obligation_id__in=[r["id"] for r in rows]
+        ).values_list("obligation_id", "organization_id"):
+            chosen[ob_id].add(org_id)
+    return [
+        ObligationFacts(
+            id=r["id"],
+            activity_id=r["activity_id"],
+            frequency=r["frequency"],
+            owner_path=r["owner__path"] or "",
+            kinds=frozenset(r["applies_to_kinds"] or ()),
+            org_ids=frozenset(chosen[r["id"]]),
+            interval_months=r["interval_months"],
+            anchor_on=r["anchor_on"],
+            due_offset_days=r["due_offset_days"],
+            counting=r["counting"],
+            min_attendance_ratio=(
+                float(r["min_attendance_ratio"]) if r["min_attendance_ratio"] is not None else None
+            ),
+            active_from=r["active_from"],
+            active_to=r["active_to"],
+            is_active=r["is_active"],
+        )
+        for r in rows
+    ]
+
+
+def _aware(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=P.tz())
+
+
+def _load_records(template_ids, org_ids, start, end, with_attendance: set[int]):
+    """{(org_id, template_id): sorted [RecordFacts]} of submitted records held in
+    ``[start, end]`` (local dates). Attendance only for templates in ``with_attendance``."""
+    from pbqms.records.models import Record, RecordAttendance
+
+    qs = Record.objects.filter(
+        status=Record.Status.SUBMITTED,
+        template_id__in=list(template_ids),
+        occurred_at__gte=_aware(start),
+        occurred_at__lt=_aware(end + dt.timedelta(days=1)),
+    )
+    if org_ids is not None:
+        qs = qs.filter(org_id__in=list(org_ids))
+    present: dict[int, set[int]] = defaultdict(set)
+    totals: dict[int, int] = defaultdict(int)
+    if with_attendance:
+        att = RecordAttendance.objects.filter(
+            record__status=Record.Status.SUBMITTED,
+            record__template_id__in=list(with_attendance),
+            record__occurred_at__gte=_aware(start),
+            record__occurred_at__lt=_aware(end + dt.timedelta(days=1)),
+        )
+        if org_ids is not None:
+            att = att.filter(record__org_id__in=list(org_ids))
+        for record_id, person_id, is_present in att.values_list(
+            "record_id", "person_id", "present"
+        ).order_by():
+            totals[record_id] += 1
+            if is_present:
+                present[record_id].add(person_id)
+    out: dict[tuple[int, int], list[RecordFacts]] = defaultdict(list)
+    zone = P.tz()
+    for rid, org_id, template_id, occurred_at in qs.order_by().values_list(
+        "id", "org_id", "template_id", "occurred_at"
+    ):
+        out[(org_id, template_id)].append(
+            RecordFacts(
+                occurred_at.astimezone(zone).date(),
+                rid,
+                frozenset(present.get(rid, ())),
+                totals.get(rid, 0),
+            )
+        )
+    for rows in out.values():
+        rows.sort()
+    return out
+
+
+def _load_committees(org_ids):
+    """{org_id: [(person_id, started_on, ended_on)]} of committee posts."""
+    from pbqms.orgs.models import Post
+
+    qs = Post.objects.filter(title__in=list(Post.COMMITTEE_TITLES))
+    if org_ids is not None:
+        qs = qs.filter(org_id__in=list(org_ids))
+    out: dict[int, list] = defaultdict(list)
+    for org_id, person_id, started_on, ended_on in qs.order_by().values_list(
+        "org_id", "person_id", "started_on", "ended_on"
+    ):
+        out[org_id].append((person_id, started_on, ended_on))
+    return out
+
+
+def _committee_on(posts, day) -> frozenset[int]:
+    return frozenset(
+        pid for pid, started, ended in posts if started <= day and (ended is None or ended >= day)
+    )
+
+
+# ---------------------------------------------------------------- bulk recompute
+
+_local = threading.local()
+
+
+@contextmanager
+def suspended():
+    """Within the block, signals do not update results (bulk loads; run a recompute
+    afterwards)."""
+    previous = getattr(_local, "suspended", False)
+    _local.suspended = True
+    try:
+        yield
+    finally:
+        _local.suspended = previous
+
+
+def is_suspended() -> bool:
+    return getattr(_local, "suspended", False)
+
+
+def default_window(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """The current calendar year (cells of earlier years stay as last computed and are
+    still updated incrementally when one of their records changes)."""
+    today = today or timezone.localdate()
+    return dt.date(today.year, 1, 1), dt.date(today.year, 12, 31)
+
+
+@dataclass
+class Stats:
+    cells: int = 0
+    written: int = 0
+    deleted: int = 0
+
+
+def recompute(
+    *,
+    units: list[UnitFacts] | None = None,
+    obligations: list[ObligationFacts] | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    today: dt.date | None = None,
+    restrict_orgs: bool | None = None,
+) -> Stats:
+    """Recompute every (unit, obligation, period) cell with a period overlapping
+    ``[start, end]`` for the given units (default: all) and obligations (default: all
+    active); write what changed. ``restrict_orgs``: load records and existing cells only
+    for these units (set automatically when ``units`` is given)."""
+    from pbqms.system.models import ConformityException, ConformityResult
+
+    today = today or timezone.localdate()
+    if start is None or end is None:
+        start, end = default_window(today)
+    if restrict_orgs is None:
+        restrict_orgs = units is not None
+    if units is None:
+        units = _units()
+    if obligations is None:
+        obligations = load_obligations()
+    stats = Stats()
+    if not obligations:
+        return stats
+    org_ids = [u.id for u in units] if restrict_orgs else None
+    ob_ids = [o.id for o in obligations]
+
+    plans = {o.id: o.periods(start, end) for o in obligations}
+    all_periods = [p for plan in plans.values() for p, _due in plan]
+    data_start = min((p.start for p in all_periods), default=start)
+    data_end = max((p.end for p in all_periods), default=end)
+
+    template_ids = {o.activity_id for o in obligations}
+    attendance_templates = {o.activity_id for o in obligations if o.counting != "none"}
+    records = (
+        _load_records(template_ids, org_ids, data_start, data_end, attendance_templates)
+        if all_periods
+        else {}
+    )
+    committees = (
+        _load_committees(org_ids) if any(o.counting == "quorum" for o in obligations) else {}
+    )
+    exc_qs = ConformityException.objects.filter(
+        obligation_id__in=ob_ids, period_start__lte=data_end, period_end__gte=data_start
+    )
+    if org_ids is not None:
+        exc_qs = exc_qs.filter(org_id__in=org_ids)
+    exceptions = set(exc_qs.values_list("org_id", "obligation_id", "period_start"))
+
+    existing_qs = ConformityResult.objects.filter(
+        obligation_id__in=ob_ids, period_start__lte=end, period_end__gte=start
+    )
+    if org_ids is not None:
+        existing_qs = existing_qs.filter(org_id__in=org_ids)
+    existing = {
+        (org_id, ob_id, ps): (pk, pe, due, status, rec, flag)
+        for pk, org_id, ob_id, ps, pe, due, status, rec, flag in existing_qs.order_by().values_list(
+            "id",
+            "org_id",
+            "obligation_id",
+            "period_start",
+            "period_end",
+            "due_on",
+            "status",
+            "record_ids",
+            "flagged_ids",
+        )
+    }
+
+    now = timezone.now()
+    to_write: list[ConformityResult] = []
+    seen: set[tuple] = set()
+    for ob in obligations:
+        plan = plans[ob.id]
+        if not plan:
+            continue
+        for unit in units:
+            if not ob.applies_to(unit):
+                continue
+            rows = records.get((unit.id, ob.activity_id), ())
+            posts = committees.get(unit.id, ()) if ob.counting == "quorum" else ()
+            for period, due in plan:
+                in_period = _slice(rows, period)
+                pairs = [
+                    (
+                        r,
+                        record_counts(
+                            ob, r, _committee_on(posts, r.day) if ob.counting == "quorum" else None
+                        ),
+                    )
+                    for r in in_period
+                ]
+                cell = compute(
+                    unit,
+                    period,
+                    due,
+                    pairs,
+                    excepted=(unit.id, ob.id, period.start) in exceptions,
+                    today=today,
+                )
+                key = (unit.id, ob.id, period.start)
+                seen.add(key)
+                stats.cells += 1
+                old = existing.get(key)
+                if old is not None and (
+                    old[1] == period.end
+                    and old[2] == cell.due_on
+                    and old[3] == cell.status
+                    and list(old[4]) == list(cell.record_ids)
+                    and list(old[5]) == list(cell.flagged_ids)
+                ):
+                    continue
+                to_write.append(
+                    ConformityResult(
+                        org_id=unit.id,
+                        obligation_id=ob.id,
+                        period_start=period.start,
+                        period_end=period.end,
+                        due_on=cell.due_on,
+                        status=cell.status,
+                        record_ids=list(cell.record_ids),
+                        flagged_ids=list(cell.flagged_ids),
+                        computed_at=now,
+                    )
+                )
+    stale = [v[0] for k, v in existing.items() if k not in seen]
+    with transaction.atomic():
+        if stale:
+            for i in range(0, len(stale), 5000):
+                ConformityResult.objects.filter(pk__in=stale[i : i + 5000]).delete()
+        if to_write:
+            ConformityResult.objects.bulk_create(
+                to_write,
+                batch_size=2000,
+                update_conflicts=True,
+                unique_fields=["org", "obligation", "period_start"],
+                update_fields=[
+                    "period_end",
+                    "due_on",
+                    "status",
+                    "record_ids",
+                    "flagged_ids",
+                    "computed_at",
+                ],
+            )
+    stats.written = len(to_write)
+    stats.deleted = len(stale)
+    return stats
+
+
+def _slice(rows: Sequence[RecordFacts], period: P.Period) -> Sequence[RecordFacts]:
+    if not rows:
+        return ()
+    lo = bisect.bisect_left(rows, RecordFacts(period.start, -1))
+    hi = bisect.bisect_left(rows, RecordFacts(period.end + dt.timedelta(days=1), -1))
+    return rows[lo:hi]
+
+
+def recompute_all(start=None, end=None, today=None) -> Stats:
+    """Full recomputation of every unit and active obligation over the window (default:
+    the current calendar year); also withdraws the cells of inactive obligations."""
+    from pbqms.system.models import ConformityResult
+
+    ConformityResult.objects.filter(obligation__is_active=False).delete()
+    return recompute(start=start, end=end, today=today)
+
+
+def recompute_obligation(obligation, today=None) -> Stats:
+    from pbqms.system.models import ConformityResult
+
+    if not obligation.is_active:
+        ConformityResult.objects.filter(obligation_id=obligation.pk).delete()
+        return Stats()
+    return recompute(obligations=load_obligations([obligation.pk]), today=today)
+
+
+def recompute_org(org, today=None) -> Stats:
+    """The unit and its subtree (kind, dates or place changed)."""
+    units = _units(path_prefix=org.path)
+    return recompute(units=units, today=today)
+
+
+def update_for_record(record, today=None) -> Stats:
+    """Incremental update after a record was submitted or amended: only the cells of the
+    record's unit for the obligations its template evidences, in the record's period and
+    in any period that listed the record before (an amendment may move its date)."""
+    from pbqms.system.models import ConformityResult
+
+    obligations = load_obligations(activity_id=record.template_id)
+    if not obligations:
+        return Stats()
+    units = _units([record.org_id])
+    if not units:
+        return Stats()
+    unit = units[0]
+    day = P.local_date(record.occurred_at)
+    listed = defaultdict(set)
+    for ob_id, ps, pe, rec, flag in ConformityResult.objects.filter(
+        org_id=unit.id, obligation_id__in=[o.id for o in obligations]
+    ).values_list("obligation_id", "period_start", "period_end", "record_ids", "flagged_ids"):
+        if record.pk in rec or record.pk in flag:
+            listed[ob_id].add(P.Period(ps, pe))
+    total = Stats()
+    for ob in obligations:
+        if not ob.applies_to(unit):
+            continue
+        targets = {P.period_containing(day, ob.frequency, ob.interval_months, ob.anchor_on)}
+        targets |= listed.get(ob.id, set())
+        for period in targets:
+            s = recompute(
+                units=units, obligations=[ob], start=period.start, end=period.end, today=today
+            )
+            total.cells += s.cells
+            total.written += s.written
+            total.deleted += s.deleted
+    return total
