@@ -90,3 +90,11 @@ def make_record(tree, users, templates, a1):
         return record
 
     return _make
+
+
+def t(msgid: str) -> str:
+    """A UI string as pages render it for a client without a language preference."""
+    from django.conf import settings
+
+    with translation.override(settings.LANGUAGE_CODE):
+        return translation.gettext(msgid)

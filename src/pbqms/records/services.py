@@ -392,8 +392,10 @@ def _apply_changes(record, actor, title, occurred_at, data, attendance, uploads,
             errors.update(exc.message_dict)
     attendance_rows = None
     if attendance is not None and record.template.has_attendance:
+        # people who have since left the unit stay on an existing record's list
+        listed = set(record.attendance.values_list("person_id", flat=True))
         try:
-            attendance_rows = clean_attendance(record.org, attendance, person_ids)
+            attendance_rows = clean_attendance(record.org, attendance, person_ids | listed)
         except ValidationError as exc:
             errors.update(exc.message_dict)
     for field, upload in uploads or []:

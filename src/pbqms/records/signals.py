@@ -1,8 +1,9 @@
 """Signals of the records area.
 
 ``record_submitted`` is sent (``sender=Record``, ``record=<Record>``, ``amendment=<RecordAmendment
-or None>``) after a record is submitted and after each amendment of a submitted record, once
-the transaction commits, so the conformity engine can update incrementally."""
+or None>``) when a record is submitted and when a submitted record is amended, inside the
+transaction that changes it (a receiver's writes commit or roll back with the change), so the
+conformity engine can update incrementally."""
 
 from django.dispatch import Signal
 
