@@ -51,7 +51,8 @@ def team(tree, users) -> Team:
     expired = make_person(tree.branch_a2, "审核员戊")
     for p in (a1, a2, b1, b):
         qualify(p)
-    qualify(expired, valid_until=TODAY - datetime.timedelta(days=1))
+    # expired before any audit date of this year
+    qualify(expired, valid_until=datetime.date(YEAR - 1, 12, 31))
     return Team(a1, a2, b1, b, expired, a1_user, b1_user)
 
 

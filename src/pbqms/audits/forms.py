@@ -203,9 +203,13 @@ class ReportForm(_Styled, forms.Form):
 class ChecklistItemForm(_Styled, forms.Form):
     criterion = forms.CharField(label=_("Criterion"), max_length=300)
     question = forms.CharField(label=_("Question"), widget=forms.Textarea(attrs={"rows": 2}))
+    unit = UnitChoiceField(
+        label=_("Audited unit"), queryset=Organization.objects.none(), required=False
+    )
 
-    def __init__(self, *args, **kw):
+    def __init__(self, *args, units=None, **kw):
         super().__init__(*args, **kw)
+        self.fields["unit"].queryset = units if units is not None else Organization.objects.none()
         self._style()
 
 
@@ -223,6 +227,24 @@ class ResultForm(_Styled, forms.Form):
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         self._style()
+
+
+class RaiseForm(_Styled, forms.Form):
+    """``units``: the audit's units as a list (one query for the whole checklist page)."""
+
+    title = forms.CharField(label=_("Nonconformity title"), max_length=200)
+    correction_due = forms.DateField(label=_("Correct by"), widget=DateInput())
+    unit = forms.TypedChoiceField(label=_("Audited unit"), coerce=int, required=False)
+
+    def __init__(self, *args, units=(), **kw):
+        super().__init__(*args, **kw)
+        self.units = {u.pk: u for u in units}
+        self.fields["unit"].choices = [("", "—"), *((u.pk, u.name) for u in units)]
+        self._style()
+
+    def clean_unit(self):
+        value = self.cleaned_data.get("unit")
+        return self.units.get(value) if value not in (None, "") else None
 
 
 class TransitionForm(forms.Form):

@@ -182,18 +182,10 @@ def open_nonconformities(audit):
         model = apps.get_model("improvement", "Nonconformity")
     except LookupError:
         return []
-    names = {f.name for f in model._meta.get_fields()}
-    if "audit" in names:
-        qs = model.objects.filter(audit=audit)
-    elif {"source_content_type", "source_object_id"} <= names:
-        from django.contrib.contenttypes.models import ContentType
-
-        qs = model.objects.filter(
-            source_content_type=ContentType.objects.get_for_model(Audit),
-            source_object_id=str(audit.pk),
-        )
-    else:
+    manager = model._default_manager
+    if not hasattr(manager, "for_source"):
         return []
+    qs = manager.for_source(audit)
     status = getattr(model, "Status", None)
     done = [
         getattr(status, name)

@@ -439,6 +439,9 @@ def add_checklist_item(*, actor, audit, data) -> ChecklistItem:
         errors["criterion"] = _("This field is required.")
     if not (data.get("question") or "").strip():
         errors["question"] = _("This field is required.")
+    unit = data.get("unit")
+    if unit is not None and not audit.audited_units.filter(pk=unit.pk).exists():
+        errors["unit"] = _("Choose one of the audited units.")
     if errors:
         raise ValidationError(errors)
     position = audit.checklist.count() + 1
@@ -484,3 +487,39 @@ def improvement_raise():
     except ImportError:
         return None
     return getattr(improvement_services, "raise_nonconformity", None)
+
+
+def raise_from_item(*, actor, item, title: str, correction_due, unit=None):
+    """Turn a nonconforming checklist result into a nonconformity (不符合项) through the
+    improvement app's ``raise_nonconformity`` (its rules decide who may raise it)."""
+    raise_nc = improvement_raise()
+    if raise_nc is None:
+        raise ValidationError(_("Nonconformities are not available in this installation."))
+    audit = item.audit
+    if not may_fill_checklist(audit, actor):
+        raise PermissionDenied(_("Only the audit team fills the checklist."))
+    if item.result not in ChecklistItem.NONCONFORMING:
+        raise ValidationError({"title": _("Only a nonconforming result raises a nonconformity.")})
+    if item.nonconformity_id:
+        raise ValidationError({"title": _("A nonconformity was already raised for this item.")})
+    units = list(audit.audited_units.all())
+    org = unit or item.unit or (units[0] if len(units) == 1 else None)
+    if org is None or org.pk not in {u.pk for u in units}:
+        raise ValidationError({"unit": _("Choose the audited unit concerned.")})
+    with transaction.atomic():
+        nc = raise_nc(
+            actor=actor,
+            org=org,
+            title=title,
+            source_kind="internal_audit",
+            requirement=item.criterion,
+            description=item.evidence or item.question,
+            severity=item.result,
+            correction_due=correction_due,
+            source=audit,
+            source_ref=f"{audit.number} #{item.position}",
+        )
+        locked = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+        locked.nonconformity_id = nc.pk
+        locked.save()
+    return nc

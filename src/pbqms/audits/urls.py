@@ -20,6 +20,7 @@ urlpatterns = [
     path("<int:pk>/status/", views.audit_transition, name="audit_transition"),
     path("<int:pk>/checklist/", views.checklist, name="checklist"),
     path("<int:pk>/checklist/<int:item_pk>/", views.checklist_result, name="checklist_result"),
+    path("<int:pk>/checklist/<int:item_pk>/raise/", views.checklist_raise, name="checklist_raise"),
     # internal-auditor team (内审员队伍)
     path("auditors/", views.auditor_list, name="auditor_list"),
     path("auditors/<int:pk>/", views.auditor_detail, name="auditor_detail"),

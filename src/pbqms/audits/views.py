@@ -691,15 +691,61 @@ def audit_transition(request, pk):
 # --- checklist ---------------------------------------------------------------------------
 
 
+def _checklist_context(request, audit, *, add_form=None, bound=None):
+    """The checklist page; ``bound`` is ``(item pk, kind, form)`` for a form that failed."""
+    user = request.user
+    may_fill = services.may_fill_checklist(audit, user)
+    editable = audit.status in (Audit.Status.PLANNED, Audit.Status.IN_PROGRESS)
+    if add_form is None and may_fill and editable:
+        add_form = forms.ChecklistItemForm(units=audit.audited_units.all())
+    can_record = may_fill and audit.status == Audit.Status.IN_PROGRESS
+    can_raise = can_record and services.improvement_raise() is not None
+    units = list(audit.audited_units.only(*UNIT_FIELDS))
+    items = list(audit.checklist.select_related("unit").order_by("position", "pk"))
+    rows = []
+    for item in items:
+        result_form = raise_form = None
+        if can_record:
+            if bound and bound[0] == item.pk and bound[1] == "result":
+                result_form = bound[2]
+            else:
+                result_form = forms.ResultForm(
+                    prefix=f"i{item.pk}",
+                    initial={
+                        "result": item.result,
+                        "evidence": item.evidence,
+                        "version": item.version,
+                    },
+                )
+        if can_raise and item.result in ChecklistItem.NONCONFORMING and not item.nonconformity_id:
+            if bound and bound[0] == item.pk and bound[1] == "raise":
+                raise_form = bound[2]
+            else:
+                raise_form = forms.RaiseForm(
+                    prefix=f"nc{item.pk}",
+                    units=units,
+                    initial={"title": item.criterion[:200], "unit": item.unit_id},
+                )
+        rows.append({"item": item, "form": result_form, "raise_form": raise_form})
+    return {
+        "audit": audit,
+        "rows": rows,
+        "add_form": add_form,
+        "can_record": can_record,
+        "many_units": len(units) > 1,
+    }
+
+
 @login_required
 def checklist(request, pk):
     user = request.user
     audit = _audit(request, pk)
-    may_fill = services.may_fill_checklist(audit, user)
     add_form = None
-    if may_fill and audit.status in (Audit.Status.PLANNED, Audit.Status.IN_PROGRESS):
-        add_form = forms.ChecklistItemForm(request.POST or None)
-        if request.method == "POST" and add_form.is_valid():
+    if request.method == "POST":
+        if not services.may_fill_checklist(audit, user):
+            raise PermissionDenied
+        add_form = forms.ChecklistItemForm(request.POST, units=audit.audited_units.all())
+        if add_form.is_valid():
             try:
                 services.add_checklist_item(actor=user, audit=audit, data=add_form.cleaned_data)
             except ValidationError as exc:
@@ -707,30 +753,15 @@ def checklist(request, pk):
             else:
                 messages.success(request, _("Checklist item added."))
                 return redirect("audits:checklist", pk=audit.pk)
-    elif request.method == "POST":
-        raise PermissionDenied
-    items = list(audit.checklist.select_related("unit").order_by("position", "pk"))
-    can_record = may_fill and audit.status == Audit.Status.IN_PROGRESS
-    rows = [
-        {
-            "item": item,
-            "form": forms.ResultForm(
-                prefix=f"i{item.pk}",
-                initial={"result": item.result, "evidence": item.evidence, "version": item.version},
-            )
-            if can_record
-            else None,
-        }
-        for item in items
-    ]
-    context = {
-        "audit": audit,
-        "rows": rows,
-        "add_form": add_form,
-        "can_record": can_record,
-        "can_raise": can_record and services.improvement_raise() is not None,
-    }
+    context = _checklist_context(request, audit, add_form=add_form)
     return render(request, "audits/checklist.html", context)
+
+
+def _item(audit, item_pk) -> ChecklistItem:
+    item = audit.checklist.select_related("audit__programme__org").filter(pk=item_pk).first()
+    if item is None:
+        raise Http404
+    return item
 
 
 @login_required
@@ -738,9 +769,9 @@ def checklist(request, pk):
 def checklist_result(request, pk, item_pk):
     user = request.user
     audit = _audit(request, pk)
-    item = audit.checklist.filter(pk=item_pk).first()
-    if item is None:
-        raise Http404
+    item = _item(audit, item_pk)
+    if not services.may_fill_checklist(audit, user):
+        raise PermissionDenied
     form = forms.ResultForm(request.POST, prefix=f"i{item.pk}")
     if form.is_valid():
         try:
@@ -756,31 +787,40 @@ def checklist_result(request, pk, item_pk):
         else:
             messages.success(request, _("Result saved."))
             return redirect(f"{_checklist_url(audit)}#item-{item.pk}")
-    items = list(audit.checklist.select_related("unit").order_by("position", "pk"))
-    rows = []
-    for other in items:
-        rows.append(
-            {
-                "item": other,
-                "form": form
-                if other.pk == item.pk
-                else forms.ResultForm(
-                    prefix=f"i{other.pk}",
-                    initial={
-                        "result": other.result,
-                        "evidence": other.evidence,
-                        "version": other.version,
-                    },
-                ),
-            }
-        )
-    context = {
-        "audit": audit,
-        "rows": rows,
-        "add_form": forms.ChecklistItemForm(),
-        "can_record": True,
-        "can_raise": services.improvement_raise() is not None,
-    }
+    context = _checklist_context(request, audit, bound=(item.pk, "result", form))
+    if not any(r["form"] is form for r in context["rows"]):
+        messages.error(request, " ".join(m for e in form.errors.values() for m in e))
+    return render(request, "audits/checklist.html", context)
+
+
+@login_required
+@require_POST
+def checklist_raise(request, pk, item_pk):
+    user = request.user
+    audit = _audit(request, pk)
+    item = _item(audit, item_pk)
+    if not services.may_fill_checklist(audit, user):
+        raise PermissionDenied
+    form = forms.RaiseForm(
+        request.POST, prefix=f"nc{item.pk}", units=list(audit.audited_units.only(*UNIT_FIELDS))
+    )
+    if form.is_valid():
+        try:
+            nc = services.raise_from_item(
+                actor=user,
+                item=item,
+                title=form.cleaned_data["title"],
+                correction_due=form.cleaned_data["correction_due"],
+                unit=form.cleaned_data.get("unit"),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Nonconformity %(number)s raised.") % {"number": nc.number})
+            return redirect(f"{_checklist_url(audit)}#item-{item.pk}")
+    context = _checklist_context(request, audit, bound=(item.pk, "raise", form))
+    if not any(r["raise_form"] is form for r in context["rows"]):
+        messages.error(request, " ".join(m for e in form.errors.values() for m in e))
     return render(request, "audits/checklist.html", context)
 
 
