@@ -1,18 +1,23 @@
 """The REST API router: every app registers its viewsets here."""
 
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
-from pbqms.core.api import ChangeLogViewSet, token_view
+from pbqms.core.api import ChangeLogViewSet, api_not_found, token_view
 from pbqms.orgs.api import OrganizationViewSet, PersonViewSet, RoleAssignmentViewSet
+from pbqms.records.api import RecordTemplateViewSet, RecordViewSet
 
 router = DefaultRouter()
 router.register("orgs", OrganizationViewSet, basename="organization")
 router.register("people", PersonViewSet, basename="person")
 router.register("role-assignments", RoleAssignmentViewSet, basename="roleassignment")
 router.register("change-log", ChangeLogViewSet, basename="changelogentry")
+router.register("record-templates", RecordTemplateViewSet, basename="recordtemplate")
+router.register("records", RecordViewSet, basename="record")
 
 urlpatterns = [
     path("auth/token/", token_view, name="api-token"),
     *router.urls,
+    # anything else under /api/ is a JSON 404
+    re_path(r"^.*$", api_not_found),
 ]

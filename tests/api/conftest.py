@@ -63,3 +63,18 @@ def assert_api_entries(entries: EntryLog, actor, expected: list[tuple[str, str]]
     assert {e.source for e in new} == {"api"}
     assert {e.actor_id for e in new} == {actor.pk}
     assert len({e.request_id for e in new}) == 1
+
+
+def count_queries(func) -> int:
+    """How many SQL queries ``func()`` runs."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        func()
+    return len(ctx)
+
+
+# the frame of every API request (session, user, two-factor device, savepoint, grants …)
+# plus the list's own queries; generous, so that shared middleware may grow a little
+QUERY_CEILING = 15

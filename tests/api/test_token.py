@@ -96,6 +96,7 @@ def test_wrong_password_is_400_and_logged(users):
     assert failed.outcome == "failure"
 
 
+@pytest.mark.django_db
 def test_missing_fields_are_400():
     response = APIClient().post(URL, {"username": "x"}, format="json")
     assert response.status_code == 400

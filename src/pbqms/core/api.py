@@ -17,7 +17,6 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.http import Http404
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -43,11 +42,6 @@ from pbqms.core.changelog_filters import MAX_ID, ChangeLogFilter
 from pbqms.core.locking import StaleObjectError
 from pbqms.core.models import ChangeLogEntry
 from pbqms.core.roles import CHANGELOG_VIEW
-
-# Ids in URLs and bodies: digits that fit a 64-bit column (a longer number is "not found",
-# never a database overflow).
-ID_REGEX = r"[0-9]{1,18}"
-
 
 # ---------------------------------------------------------------- errors
 
@@ -190,7 +184,6 @@ class ScopedViewSetMixin:
     view_perm: str | None = None
     action_perms: dict[str, str] = {}
     permission_classes = [permissions.IsAuthenticated, ScopePermission]
-    lookup_value_regex = ID_REGEX
 
     def perm_for_action(self) -> str | None:
         return self.action_perms.get(self.action) or self.view_perm
@@ -244,9 +237,8 @@ class ErrorSerializer(serializers.Serializer):
         {
             "code": serializers.CharField(),
             "message": serializers.CharField(),
-            "fields": serializers.DictField(
-                child=serializers.ListField(child=serializers.CharField()), required=False
-            ),
+            # {field: [messages]}; a list or nested field has its errors nested the same way
+            "fields": serializers.DictField(child=serializers.JSONField(), required=False),
         },
     )
 
@@ -366,8 +358,9 @@ class TokenView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-# failures must be written even though the answer is an error: no request-wide rollback
-token_view = transaction.non_atomic_requests(TokenView.as_view())
+# Failed sign-ins are answered with a returned response, not a raised exception, so the
+# request's transaction commits and the failure (change log, lockout counter) is kept.
+token_view = TokenView.as_view()
 
 
 # ---------------------------------------------------------------- change log
@@ -426,7 +419,6 @@ class ChangeLogViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = ChangeLogFilter
     ordering_fields = ["id", "timestamp"]
     ordering = ["-id"]
-    lookup_value_regex = ID_REGEX
     permission_classes = [permissions.IsAuthenticated, ScopePermission]
     action_perms: dict[str, str] = {}
 
@@ -438,3 +430,23 @@ class ChangeLogViewSet(viewsets.ReadOnlyModelViewSet):
 
     def scope_org(self, obj):
         return None
+
+
+class NotFoundView(APIView):
+    """Any other path under /api/: a JSON 404 (not the HTML page)."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+    schema = None  # not part of the documented API
+
+    def dispatch(self, request, *args, **kwargs):
+        # every method answers 404, before any method or authentication check
+        self.args, self.kwargs = args, kwargs
+        self.request = self.initialize_request(request, *args, **kwargs)
+        self.headers = self.default_response_headers
+        response = self.handle_exception(exceptions.NotFound())
+        self.response = self.finalize_response(self.request, response, *args, **kwargs)
+        return self.response
+
+
+api_not_found = NotFoundView.as_view()
