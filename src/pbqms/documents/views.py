@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from pbqms.core import roles, scope, signatures, workflow
+from pbqms.core.changelog import log_security_event
 from pbqms.core.listing import (
     PER_PAGE_CHOICES,
     apply_sort,
@@ -28,7 +30,7 @@ from pbqms.core.listing import (
     vary_on_htmx,
 )
 from pbqms.core.models import ChangeLogEntry
-from pbqms.documents import files, forms, rendering, services
+from pbqms.documents import export, files, forms, rendering, services
 from pbqms.documents.models import (
     Acknowledgement,
     Document,
@@ -868,3 +870,77 @@ def reviews(request):
         "today": today,
     }
     return render(request, "documents/reviews.html", context)
+
+
+# ---------------------------------------------------------------- exports
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def _docx_response(data: bytes, name: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=DOCX_TYPE)
+    response["Content-Disposition"] = "attachment; filename*=UTF-8''" + quote(name)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _visible_versions(user, document):
+    return list(
+        DocumentVersion.objects.visible_to(user)
+        .filter(document=document)
+        .select_related("author")
+        .order_by("edition", "revision")
+    )
+
+
+@login_required
+def export_version(request, pk):
+    """One version as .docx: cover with signatures, revision history, content."""
+    user = request.user
+    version = _get_version(request, pk)
+    document = Document.objects.select_related("org").get(pk=version.document_id)
+    version.document = document
+    data = export.version_docx(version, _visible_versions(user, document), user)
+    log_security_event(
+        ChangeLogEntry.Action.EXPORT,
+        user=user,
+        instance=version,
+        details={"format": "docx", "document": document.number, "version": version.label},
+    )
+    return _docx_response(data, export.filename(document, version))
+
+
+@login_required
+def export_manual(request, pk):
+    """The manual and its effective procedures (those the user may see) as one .docx."""
+    user = request.user
+    manual = _get_document(request, pk)
+    if manual.doc_type != T.MANUAL:
+        raise Http404
+    visible = DocumentVersion.objects.visible_to(user)
+    manual_version = visible.filter(pk=manual.effective_version_id).first()
+    if manual_version is None:
+        messages.error(request, _("The manual has no effective version to export yet."))
+        return redirect("documents:detail", manual.pk)
+    manual_version.document = manual
+    parts = [(manual_version, _visible_versions(user, manual))]
+    procedures = (
+        _documents(user)
+        .filter(parent=manual, doc_type=T.PROCEDURE, status=Document.Status.EFFECTIVE)
+        .select_related("org", "effective_version", "effective_version__author")
+        .order_by("number")
+    )
+    for proc in procedures:
+        v = proc.effective_version
+        if v is None or not visible.filter(pk=v.pk).exists():
+            continue
+        v.document = proc
+        parts.append((v, _visible_versions(user, proc)))
+    data = export.manual_docx(parts, user)
+    log_security_event(
+        ChangeLogEntry.Action.EXPORT,
+        user=user,
+        instance=manual,
+        details={"format": "docx", "document": manual.number, "parts": len(parts)},
+    )
+    return _docx_response(data, export.filename(manual))
