@@ -265,6 +265,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "PostTitleEnum": "pbqms.orgs.models.Post.Title",
+        "OrganizationKindEnum": "pbqms.orgs.models.Organization.Kind",
         "ChangeLogActionEnum": "pbqms.core.models.ChangeLogEntry.Action",
     },
 }
