@@ -412,6 +412,10 @@ def _proposal_rows(programme, proposal, audits, people, posted=None):
                 "chosen": chosen,
                 "selected": selected,
                 "lead": selected[0] if selected else None,
+                # one select per further seat (at least the team size), in order
+                "seats": (selected[1:] + [None] * programme.team_size)[
+                    : max(programme.team_size - 1, len(selected) - 1, 0)
+                ],
                 "reasons": reasons,
                 "excluded": excluded,
                 "shortfall": shortfall,
