@@ -267,6 +267,7 @@ SPECTACULAR_SETTINGS = {
         "PostTitleEnum": "pbqms.orgs.models.Post.Title",
         "OrganizationKindEnum": "pbqms.orgs.models.Organization.Kind",
         "ChangeLogActionEnum": "pbqms.core.models.ChangeLogEntry.Action",
+        "RecordTemplateKindEnum": "pbqms.records.models.RecordTemplate.Kind",
     },
 }
 
