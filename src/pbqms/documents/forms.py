@@ -339,3 +339,18 @@ class DocumentFilterForm(StyledFormMixin, forms.Form):
         if units is not None:
             self.fields["org"].queryset = units
             self.fields["org"].base_depth = unit_queryset_depth(units)
+
+
+class StarterForm(StyledFormMixin, forms.Form):
+    org = UnitChoiceField(
+        queryset=Organization.objects.none(),
+        label=_("Party committee"),
+        empty_label=_("Choose a unit"),
+        help_text=_("The committee whose document system is being set up."),
+    )
+
+    def __init__(self, *args, units=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if units is not None:
+            self.fields["org"].queryset = units
+            self.fields["org"].base_depth = unit_queryset_depth(units)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("tasks/", views.tasks, name="tasks"),
     path("reviews/", views.reviews, name="reviews"),
     path("new/", views.document_create, name="create"),
+    path("starter/", views.starter_set, name="starter"),
     path("preview/", views.preview, name="preview"),
     path("<int:pk>/", views.document_detail, name="detail"),
     path("<int:pk>/diff/", views.diff, name="diff"),

@@ -30,7 +30,7 @@ from pbqms.core.listing import (
     vary_on_htmx,
 )
 from pbqms.core.models import ChangeLogEntry
-from pbqms.documents import export, files, forms, rendering, services
+from pbqms.documents import export, files, forms, rendering, services, starter
 from pbqms.documents.models import (
     Acknowledgement,
     Document,
@@ -227,6 +227,7 @@ def document_tree(request):
         "more": more,
         "show_obsolete": show_obsolete,
         "can_add": scope.has_perm(user, roles.DOC_DRAFT),
+        "can_starter": scope.has_perm(user, roles.DOC_MANAGE),
     }
     return render(request, "documents/tree.html", context)
 
@@ -944,3 +945,33 @@ def export_manual(request, pk):
         details={"format": "docx", "document": manual.number, "parts": len(parts)},
     )
     return _docx_response(data, export.filename(manual))
+
+
+# ---------------------------------------------------------------- starter set
+
+
+@login_required
+def starter_set(request):
+    """Generate the skeleton document set (manual outline, procedures, forms) as drafts."""
+    user = request.user
+    if not scope.has_perm(user, roles.DOC_MANAGE):
+        raise PermissionDenied
+    units = _units_for(user, roles.DOC_MANAGE).filter(kind=Organization.Kind.COMMITTEE)
+    form = forms.StarterForm(request.POST or None, units=units)
+    if request.method == "POST" and form.is_valid():
+        try:
+            made = starter.generate(actor=user, org=form.cleaned_data["org"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _(
+                    "%(n)d draft documents were created. Complete them, choose reviewers and "
+                    "approvers, and submit them for review."
+                )
+                % {"n": len(made)},
+            )
+            return redirect("documents:tree")
+    context = {"form": form, "procedures": starter.PROCEDURES, "manual": starter.MANUAL_TITLE}
+    return render(request, "documents/starter.html", context)
