@@ -3,6 +3,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
+from pbqms.audits.api import AuditorViewSet, AuditProgrammeViewSet, AuditViewSet
 from pbqms.core.api import ChangeLogViewSet, api_not_found, token_view
 from pbqms.orgs.api import OrganizationViewSet, PersonViewSet, RoleAssignmentViewSet
 from pbqms.records.api import RecordTemplateViewSet, RecordViewSet
@@ -14,6 +15,9 @@ router.register("role-assignments", RoleAssignmentViewSet, basename="roleassignm
 router.register("change-log", ChangeLogViewSet, basename="changelogentry")
 router.register("record-templates", RecordTemplateViewSet, basename="recordtemplate")
 router.register("records", RecordViewSet, basename="record")
+router.register("auditors", AuditorViewSet, basename="auditorqualification")
+router.register("audit-programmes", AuditProgrammeViewSet, basename="auditprogramme")
+router.register("audits", AuditViewSet, basename="audit")
 
 urlpatterns = [
     path("auth/token/", token_view, name="api-token"),
