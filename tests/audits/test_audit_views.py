@@ -462,3 +462,36 @@ def test_raise_nonconformity_from_checklist(login, users, team, programme, tree)
     assert item.nonconformity_id == nc.pk
     assert [n.pk for n in Nonconformity.objects.for_source(audit)] == [nc.pk]
     assert login(users.secretary_b1).post(url, {}).status_code == 403
+
+
+def test_propose_page_query_count(
+    login, users, team, programme, tree, django_assert_max_num_queries
+):
+    from tests.audits.conftest import qualify
+    from tests.factories import make_person
+
+    c = login(users.party_admin)
+    make_audit(programme, [tree.branch_a1])
+    url = reverse("audits:programme_propose", args=[programme.pk])
+    c.get(url)
+    for i in range(8):
+        make_audit(programme, [tree.branch_b1, tree.branch_a2])
+        qualify(make_person(tree.group_a1, f"组员{i}"))
+    with django_assert_max_num_queries(20):
+        r = c.get(url)
+    assert len(r.context["rows"]) == 9
+
+
+def test_changing_units_rechecks_team(users, team, programme, tree):
+    audit = make_audit(programme, [tree.branch_b1])
+    services.assign_team(actor=users.party_admin, audit=audit, lead=team.a1, members=[])
+    audit.refresh_from_db()
+    with pytest.raises(ValidationError):
+        services.update_audit(
+            actor=users.party_admin,
+            audit=audit,
+            data={"planned_month": 6},
+            audited_units=[tree.branch_a1],
+        )
+    audit.refresh_from_db()
+    assert list(audit.audited_units.all()) == [tree.branch_b1]
