@@ -36,13 +36,17 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import transaction
+from django.db.models import CharField, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from pbqms.system import periods as P
@@ -105,12 +109,11 @@ class ObligationFacts:
         return out
 
 
-@dataclass(frozen=True, order=True)
-class RecordFacts:
+class RecordFacts(NamedTuple):
     day: dt.date  # Shanghai calendar date of occurred_at
     id: int
-    present_ids: frozenset[int] = field(default=frozenset(), compare=False)
-    attendance_total: int = field(default=0, compare=False)
+    present_ids: frozenset[int] = frozenset()
+    attendance_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -308,20 +311,45 @@ def _load_records(template_ids, org_ids, start, end, with_attendance: set[int]):
                 present[record_id].add(person_id)
     out: dict[tuple[int, int], list[RecordFacts]] = defaultdict(list)
     zone = P.tz()
-    for rid, org_id, template_id, occurred_at in qs.order_by().values_list(
-        "id", "org_id", "template_id", "occurred_at"
-    ):
+    # the timestamp as text (no per-row converters): ISO in UTC on both backends
+    rows = (
+        qs.order_by()
+        .annotate(_at=Cast("occurred_at", output_field=CharField()))
+        .values_list("id", "org_id", "template_id", "_at")
+    )
+    empty: frozenset[int] = frozenset()
+    local_day: dict[str, dt.date] = {}  # "YYYY-MM-DD HH" (UTC) → local date
+    for rid, org_id, template_id, text in rows:
+        if not isinstance(text, str):
+            text = text.isoformat(" ")
+        hour = text[:13]
+        day = local_day.get(hour)
+        if day is None:
+            day = local_day[hour] = _parse_utc(text).astimezone(zone).date()
         out[(org_id, template_id)].append(
             RecordFacts(
-                occurred_at.astimezone(zone).date(),
+                day,
                 rid,
-                frozenset(present.get(rid, ())),
+                frozenset(present[rid]) if rid in present else empty,
                 totals.get(rid, 0),
             )
         )
     for rows in out.values():
         rows.sort()
     return out
+
+
+def _parse_utc(value) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        text = value.replace(" ", "T", 1)
+        if text.endswith(("+00", "-00")):
+            text += ":00"
+        moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment
 
 
 def _load_committees(org_ids):
@@ -437,63 +465,66 @@ def recompute(
     )
     if org_ids is not None:
         existing_qs = existing_qs.filter(org_id__in=org_ids)
+    # compared as text (dates ISO, id lists as JSON): no per-row JSON or date parsing
     existing = {
         (org_id, ob_id, ps): (pk, pe, due, status, rec, flag)
-        for pk, org_id, ob_id, ps, pe, due, status, rec, flag in existing_qs.order_by().values_list(
-            "id",
-            "org_id",
-            "obligation_id",
-            "period_start",
-            "period_end",
-            "due_on",
-            "status",
-            "record_ids",
-            "flagged_ids",
+        for pk, org_id, ob_id, ps, pe, due, status, rec, flag in existing_qs.order_by()
+        .annotate(
+            _ps=Cast("period_start", output_field=CharField()),
+            _pe=Cast("period_end", output_field=CharField()),
+            _due=Cast("due_on", output_field=CharField()),
+            _rec=Cast("record_ids", output_field=TextField()),
+            _flag=Cast("flagged_ids", output_field=TextField()),
+        )
+        .values_list(
+            "id", "org_id", "obligation_id", "_ps", "_pe", "_due", "status", "_rec", "_flag"
         )
     }
-
     now = timezone.now()
     to_write: list[ConformityResult] = []
     seen: set[tuple] = set()
+    new_keys: set[tuple] = set()
     for ob in obligations:
         plan = plans[ob.id]
         if not plan:
             continue
+        plan_text = [
+            (period, due, period.start.isoformat(), period.end.isoformat(), due.isoformat())
+            for period, due in plan
+        ]
+        quorum = ob.counting == "quorum"
         for unit in units:
             if not ob.applies_to(unit):
                 continue
             rows = records.get((unit.id, ob.activity_id), ())
-            posts = committees.get(unit.id, ()) if ob.counting == "quorum" else ()
-            for period, due in plan:
-                in_period = _slice(rows, period)
-                pairs = [
-                    (
-                        r,
-                        record_counts(
-                            ob, r, _committee_on(posts, r.day) if ob.counting == "quorum" else None
-                        ),
-                    )
-                    for r in in_period
-                ]
+            days = [r.day for r in rows]
+            posts = committees.get(unit.id, ()) if quorum else ()
+            for period, due, ps, pe, due_text in plan_text:
+                if rows:
+                    lo = bisect.bisect_left(days, period.start)
+                    hi = bisect.bisect_right(days, period.end, lo)
+                    pairs = [
+                        (r, record_counts(ob, r, _committee_on(posts, r.day) if quorum else None))
+                        for r in rows[lo:hi]
+                    ]
+                else:
+                    pairs = ()
+                key = (unit.id, ob.id, period.start)
                 cell = compute(
                     unit,
                     period,
                     due,
                     pairs,
-                    excepted=(unit.id, ob.id, period.start) in exceptions,
+                    excepted=key in exceptions,
                     today=today,
                 )
-                key = (unit.id, ob.id, period.start)
-                seen.add(key)
+                key_text = (unit.id, ob.id, ps)
+                seen.add(key_text)
                 stats.cells += 1
-                old = existing.get(key)
-                if old is not None and (
-                    old[1] == period.end
-                    and old[2] == cell.due_on
-                    and old[3] == cell.status
-                    and list(old[4]) == list(cell.record_ids)
-                    and list(old[5]) == list(cell.flagged_ids)
-                ):
+                rec_text = json.dumps(list(cell.record_ids))
+                flag_text = json.dumps(list(cell.flagged_ids))
+                old = existing.get(key_text)
+                if old is not None and old[1:] == (pe, due_text, cell.status, rec_text, flag_text):
                     continue
                 to_write.append(
                     ConformityResult(
@@ -508,14 +539,28 @@ def recompute(
                         computed_at=now,
                     )
                 )
+                if old is None:
+                    new_keys.add(key_text)
     stale = [v[0] for k, v in existing.items() if k not in seen]
     with transaction.atomic():
         if stale:
             for i in range(0, len(stale), 5000):
                 ConformityResult.objects.filter(pk__in=stale[i : i + 5000]).delete()
-        if to_write:
+        inserts = [
+            c
+            for c in to_write
+            if (c.org_id, c.obligation_id, c.period_start.isoformat()) in new_keys
+        ]
+        updates = [
+            c
+            for c in to_write
+            if (c.org_id, c.obligation_id, c.period_start.isoformat()) not in new_keys
+        ]
+        if inserts:
+            ConformityResult.objects.bulk_create(inserts, batch_size=2000)
+        if updates:
             ConformityResult.objects.bulk_create(
-                to_write,
+                updates,
                 batch_size=2000,
                 update_conflicts=True,
                 unique_fields=["org", "obligation", "period_start"],
@@ -531,14 +576,6 @@ def recompute(
     stats.written = len(to_write)
     stats.deleted = len(stale)
     return stats
-
-
-def _slice(rows: Sequence[RecordFacts], period: P.Period) -> Sequence[RecordFacts]:
-    if not rows:
-        return ()
-    lo = bisect.bisect_left(rows, RecordFacts(period.start, -1))
-    hi = bisect.bisect_left(rows, RecordFacts(period.end + dt.timedelta(days=1), -1))
-    return rows[lo:hi]
 
 
 def recompute_all(start=None, end=None, today=None) -> Stats:
