@@ -25,7 +25,7 @@ from pbqms.core.listing import (
     vary_on_htmx,
 )
 from pbqms.core.models import ChangeLogEntry
-from pbqms.records import exporting, forms, services
+from pbqms.records import builtin, exporting, forms, services
 from pbqms.records.models import Record, RecordTemplate, committee_quorum_met
 from pbqms.records.schema import data_fields
 
@@ -195,9 +195,15 @@ def record_new(request):
             reverse("records:create", args=[form.cleaned_data["template"].pk])
             + f"?org={form.cleaned_data['org'].pk}"
         )
-    if params is None and units.count() == 1:
-        form = forms.NewRecordForm(initial={"org": units.first().pk}, units=units)
-    templates = list(RecordTemplate.objects.filter(is_active=True))
+    if params is None:
+        # the user's own unit (the top of their grant) is the usual choice
+        own = units.order_by("depth", "path").values_list("pk", flat=True).first()
+        form = forms.NewRecordForm(initial={"org": own}, units=units)
+    order = {spec["code"]: i for i, spec in enumerate(builtin.BUILTIN_TEMPLATES)}
+    templates = sorted(
+        RecordTemplate.objects.filter(is_active=True),
+        key=lambda t: (order.get(t.code, len(order)), t.name),
+    )
     return render(request, "records/new.html", {"form": form, "templates": templates})
 
 
