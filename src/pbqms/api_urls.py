@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from pbqms.audits.api import AuditorViewSet, AuditProgrammeViewSet, AuditViewSet
 from pbqms.core.api import ChangeLogViewSet, api_not_found, token_view
+from pbqms.documents.api import AcknowledgementViewSet, DocumentVersionViewSet, DocumentViewSet
 from pbqms.orgs.api import OrganizationViewSet, PersonViewSet, RoleAssignmentViewSet
 from pbqms.records.api import RecordTemplateViewSet, RecordViewSet
 
@@ -18,6 +19,9 @@ router.register("records", RecordViewSet, basename="record")
 router.register("auditors", AuditorViewSet, basename="auditorqualification")
 router.register("audit-programmes", AuditProgrammeViewSet, basename="auditprogramme")
 router.register("audits", AuditViewSet, basename="audit")
+router.register("documents", DocumentViewSet, basename="document")
+router.register("document-versions", DocumentVersionViewSet, basename="documentversion")
+router.register("acknowledgements", AcknowledgementViewSet, basename="acknowledgement")
 
 urlpatterns = [
     path("auth/token/", token_view, name="api-token"),

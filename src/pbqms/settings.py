@@ -268,6 +268,9 @@ SPECTACULAR_SETTINGS = {
         "OrganizationKindEnum": "pbqms.orgs.models.Organization.Kind",
         "ChangeLogActionEnum": "pbqms.core.models.ChangeLogEntry.Action",
         "RecordTemplateKindEnum": "pbqms.records.models.RecordTemplate.Kind",
+        "DocumentStatusEnum": "pbqms.documents.models.Document.Status",
+        "DocumentVersionStatusEnum": "pbqms.documents.models.DocumentVersion.Status",
+        "RoleEnum": "pbqms.core.roles.Role",
     },
 }
 
