@@ -495,3 +495,18 @@ def test_changing_units_rechecks_team(users, team, programme, tree):
         )
     audit.refresh_from_db()
     assert list(audit.audited_units.all()) == [tree.branch_b1]
+
+
+def test_proposal_counts_teams_already_in_the_round(users, team, programme, tree):
+    """B1's auditor already audits A1 in this round: the proposal for B1 must not use A1's
+    auditor (reciprocity), and workload counts the existing seat."""
+    first = make_audit(programme, [tree.branch_a1])
+    services.assign_team(actor=users.party_admin, audit=first, lead=team.b1, members=[])
+    back = make_audit(programme, [tree.branch_b1])
+    programme.team_size = 1
+    programme.save()
+    proposal, audits, _people = services.propose_teams(programme)
+    assert [a.pk for a in audits] == [back.pk]
+    assert team.a1.pk not in proposal.audits[back.pk].auditor_ids
+    assert team.a1.pk in proposal.audits[back.pk].excluded["reciprocal"]
+    assert proposal.load[team.b1.pk] == 1

@@ -158,14 +158,21 @@ def propose(
     team_size: int = 2,
     no_reciprocal: bool = True,
     max_load: int | None = None,
+    existing_pairs: Iterable[tuple[int, int]] = (),
+    existing_load: dict[int, int] | None = None,
 ) -> Proposal:
+    """``existing_pairs`` are the (auditor's home unit, audited unit) pairs of audits of the
+    round that are already staffed (the reciprocity rule counts them); ``existing_load``
+    their assignments per auditor (the balance counts them)."""
     if team_size < 1:
         raise ValueError("team_size must be at least 1")
     tree = Tree(units)
     pool = sorted(auditors, key=lambda a: a.id)
-    load = {a.id: 0 for a in pool}
+    load = {a.id: (existing_load or {}).get(a.id, 0) for a in pool}
     # (auditor's home unit, audited unit) → how many seats of this round make that pair
     pairs: dict[tuple[int, int], int] = {}
+    for key in existing_pairs:
+        pairs[key] = pairs.get(key, 0) + 1
 
     # static eligibility (qualification + independence) is computed once per audit; it also
     # decides the order: most constrained audits first, so scarce auditors go where nobody

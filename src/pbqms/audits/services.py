@@ -269,24 +269,28 @@ def _programme_audits(programme, only_planned=True):
     return list(qs.order_by("planned_month", "number"))
 
 
-def propose_teams(programme, *, staff_all: bool = False):
-    """The proposal for the programme's planned audits (those without a team unless
-    ``staff_all``), with the people and audits to show it."""
-    audits = _programme_audits(programme)
-    if not staff_all:
-        staffed = set(
-            Audit.objects.filter(
-                pk__in=[a.pk for a in audits], lead_auditor__isnull=False
-            ).values_list("pk", flat=True)
-        )
-        audits = [a for a in audits if a.pk not in staffed]
+def propose_teams(programme):
+    """The proposal for the programme's planned audits that have no lead auditor yet, with
+    the people and audits to show it."""
+    audits = [a for a in _programme_audits(programme) if a.lead_auditor_id is None]
     pool, people = auditor_pool(programme)
+    # audits of the round that already have a team count for reciprocity and workload
+    existing_load: dict[int, int] = defaultdict(int)
+    staffed_qs = Audit.objects.filter(programme=programme, lead_auditor__isnull=False)
+    for person_id in staffed_qs.values_list("lead_auditor_id", flat=True):
+        existing_load[person_id] += 1
+    for person_id in Audit.team.through.objects.filter(audit__in=staffed_qs).values_list(
+        "person_id", flat=True
+    ):
+        existing_load[person_id] += 1
     proposal = assignment.propose(
         unit_rows(programme),
         pool,
         _slots(audits),
         team_size=programme.team_size or 1,
         no_reciprocal=programme.no_reciprocal,
+        existing_pairs=_round_pairs(programme) if programme.no_reciprocal else (),
+        existing_load=existing_load,
     )
     return proposal, audits, people
 

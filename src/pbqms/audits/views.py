@@ -374,7 +374,7 @@ def _proposal_rows(programme, proposal, audits, people, posted=None):
             reasons.append(
                 _(
                     "%(name)s (%(home)s): independent of the audited units, qualified, "
-                    "%(n)s other audits in this proposal"
+                    "%(n)s other audits in this round"
                 )
                 % {"name": p.name, "home": p.org.name, "n": ap.chosen_load[pid]}
             )
