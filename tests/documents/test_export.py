@@ -133,3 +133,24 @@ def test_markdown_subset_conversion():
     styles = [p.style.name for p in d.paragraphs]
     assert "Heading 1" in styles and "List Bullet" in styles and "List Number" in styles
     assert d.tables[0].rows[1].cells[1].text == ""
+
+
+def test_master_list_xlsx_follows_filters_and_scope(make_doc, release, people, users, login):
+    import openpyxl
+
+    a = make_doc(title="文件控制程序")
+    release(a.latest_version)
+    b = make_doc(T.REGULATION, title="学习制度")
+    release(b.latest_version)
+    make_doc(T.REGULATION, title="草稿制度")  # not effective: not on the list
+    response = login(users.member_a1).get(url("list_export"), {"doc_type": "regulation"})
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert [r[0] for r in rows[1:]] == [b.number]
+    assert rows[1][3] == "A/0"
+    event = ChangeLogEntry.objects.filter(action="export").get()
+    assert event.changes["rows"] == 1 and event.changes["filter"] == {"doc_type": "regulation"}
+    empty = login(users.secretary_b1).get(url("list_export"))
+    assert len(list(openpyxl.load_workbook(io.BytesIO(empty.content)).active.iter_rows())) == 1
+    assert login(users.system_admin).get(url("list_export")).status_code == 403

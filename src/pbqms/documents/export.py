@@ -301,3 +301,51 @@ def filename(document: Document, version: DocumentVersion | None = None) -> str:
     label = f"_{version.label.replace('/', '-')}" if version else ""
     safe_title = re.sub(r'[\\/:*?"<>|]+', "", document.title)[:60]
     return f"{document.number}{label}_{safe_title}.docx"
+
+
+# ---------------------------------------------------------------- master list (.xlsx)
+
+
+def master_list_xlsx(documents, out) -> int:
+    """The controlled document list as .xlsx (write-only workbook, streamed rows)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(str(_("Controlled document list"))[:31])
+    headers = [
+        _("Number"),
+        _("Title"),
+        _("Document type"),
+        _("Version"),
+        _("Effective date"),
+        _("Owner unit"),
+        _("Next review"),
+        _("Status"),
+    ]
+    bold = Font(bold=True)
+    row = []
+    for h in headers:
+        cell = WriteOnlyCell(sheet, value=str(h))
+        cell.font = bold
+        row.append(cell)
+    sheet.append(row)
+    count = 0
+    for d in documents:
+        v = d.effective_version
+        sheet.append(
+            [
+                d.number,
+                d.title,
+                str(d.get_doc_type_display()),
+                v.label if v else "",
+                v.effective_on if v else None,
+                d.org.name,
+                d.next_review_on,
+                str(d.get_status_display()),
+            ]
+        )
+        count += 1
+    workbook.save(out)
+    return count

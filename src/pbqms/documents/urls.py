@@ -6,6 +6,7 @@ app_name = "documents"
 
 urlpatterns = [
     path("", views.document_list, name="list"),
+    path("export/", views.document_list_export, name="list_export"),
     path("tree/", views.document_tree, name="tree"),
     path("tasks/", views.tasks, name="tasks"),
     path("reviews/", views.reviews, name="reviews"),
