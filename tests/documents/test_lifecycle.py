@@ -401,3 +401,22 @@ class TestConstraints:
             DocumentVersion.objects.create(
                 document=doc, edition="B", revision=0, title="t", author=people.author
             )
+
+
+def test_daily_command_makes_due_versions_effective(make_doc, people, release):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    later = TODAY() + datetime.timedelta(days=5)
+    v = release(make_doc().latest_version, effective_on=later)
+    out = StringIO()
+    call_command("documents_daily", stdout=out)
+    assert out.getvalue().startswith("0 ")
+    DocumentVersion.objects.filter(pk=v.pk).update(effective_on=TODAY())
+    call_command("documents_daily", stdout=out)
+    assert fresh(v).status == S.EFFECTIVE
+    entry = ChangeLogEntry.objects.filter(
+        object_type="documents.documentversion", object_id=str(v.pk), source="command"
+    ).first()
+    assert entry is not None and entry.reason == "effective date reached"

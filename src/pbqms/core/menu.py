@@ -35,7 +35,10 @@ MENU: tuple[MenuGroup, ...] = (
             MenuItem(_("System overview")),
             MenuItem(_("Policy and objectives")),
             MenuItem(_("Processes")),
-            MenuItem(_("Requirements")),
+            MenuItem(
+                _("Requirements"), "system:requirement_list", roles.REQUIREMENT_VIEW, "list-check"
+            ),
+            MenuItem(_("Obligations"), "system:obligation_list", roles.OBLIGATION_VIEW, "repeat"),
         ),
     ),
     MenuGroup(
@@ -57,7 +60,9 @@ MENU: tuple[MenuGroup, ...] = (
             MenuItem(_("Work plans")),
             MenuItem(_("Records"), "records:list", roles.RECORD_VIEW, "notebook"),
             MenuItem(_("Calendar")),
-            MenuItem(_("Conformity board")),
+            MenuItem(
+                _("Conformity board"), "system:board", roles.CONFORMITY_VIEW, "layout-grid"
+            ),
         ),
     ),
     MenuGroup(
