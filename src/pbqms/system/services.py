@@ -1,1 +1,171 @@
 """Write rules and read helpers of the quality-system area (views and API call these)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from pbqms.core import roles, scope
+from pbqms.orgs.models import Organization
+from pbqms.system import engine
+from pbqms.system.models import (
+    ConformityException,
+    ConformityResult,
+    ConformityStatus,
+    Obligation,
+)
+
+S = ConformityStatus
+# worst first: the colour of an aggregated cell is its worst status
+SEVERITY = [S.MISSING, S.LATE, S.UPCOMING, S.EXCEPTED, S.MET, S.NOT_APPLICABLE]
+
+
+def worst(statuses) -> str | None:
+    present = set(statuses)
+    for status in SEVERITY:
+        if status in present:
+            return status
+    return None
+
+
+# ---------------------------------------------------------------- obligations
+
+
+def save_obligation(*, actor, obligation: Obligation, orgs=None) -> Obligation:
+    """Create or update an obligation (party committee administrator of its owner unit).
+    Raises ``PermissionDenied`` or ``ValidationError({field: msg})``."""
+    if not scope.has_perm(actor, roles.OBLIGATION_MANAGE, obligation.owner):
+        raise PermissionDenied
+    obligation.full_clean()
+    if orgs is not None:
+        outside = [o for o in orgs if not o.path.startswith(obligation.owner.path)]
+        if outside:
+            raise ValidationError(
+                {
+                    "orgs": _("Units outside the setting committee's tree: %(names)s")
+                    % {"names": "、".join(o.name for o in outside)}
+                }
+            )
+    with transaction.atomic():
+        with engine.suspended():
+            obligation.save()
+            if orgs is not None:
+                obligation.orgs.set(orgs)
+        engine.recompute_obligation(obligation)
+    return obligation
+
+
+# ---------------------------------------------------------------- exceptions
+
+
+def note_exception(*, actor, org, obligation, period_start: dt.date, reason: str):
+    """Note a justified exception for a unit's gap in one period."""
+    if not scope.has_perm(actor, roles.CONFORMITY_EXCEPT, org):
+        raise PermissionDenied
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Give the reason for the exception.")})
+    period = obligation.period_containing(period_start)
+    try:
+        with transaction.atomic():
+            return ConformityException.objects.create(
+                org=org,
+                obligation=obligation,
+                period_start=period.start,
+                period_end=period.end,
+                reason=reason,
+                created_by=actor,
+            )
+    except IntegrityError as exc:
+        raise ValidationError(
+            {"reason": _("An exception is already noted for this period.")}
+        ) from exc
+
+
+# ---------------------------------------------------------------- reads
+
+
+def results_for(user):
+    return ConformityResult.objects.visible_to(user, roles.CONFORMITY_VIEW)
+
+
+def month_bounds(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    today = today or timezone.localdate()
+    start = today.replace(day=1)
+    end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    return start, end
+
+
+def due_items(user, org=None, today: dt.date | None = None, limit: int = 200) -> list[dict]:
+    """The cells due this month (and earlier gaps of the current periods) for the units in
+    ``user``'s scope, or for ``org`` only: open ones first."""
+    today = today or timezone.localdate()
+    start, end = month_bounds(today)
+    qs = results_for(user).filter(due_on__range=(start, end))
+    open_before = results_for(user).filter(
+        period_end__gte=today, due_on__lt=start, status__in=[S.MISSING, S.UPCOMING]
+    )
+    if org is not None:
+        qs = qs.filter(org=org)
+        open_before = open_before.filter(org=org)
+    rows = list(
+        (qs | open_before)
+        .exclude(status=S.NOT_APPLICABLE)
+        .select_related("org", "obligation", "obligation__activity")
+        .order_by("due_on", "org__path", "obligation__name")[:limit]
+    )
+    items = []
+    for r in rows:
+        status = engine.effective_status(r.status, r.due_on, today)
+        items.append(
+            {
+                "result": r,
+                "status": status,
+                "open": status in (S.MISSING, S.UPCOMING, S.LATE) and not r.record_ids,
+                "days_left": (r.due_on - today).days,
+            }
+        )
+    items.sort(key=lambda i: (not i["open"], i["result"].due_on))
+    return items
+
+
+def due_this_month(user, limit: int = 20) -> list[dict]:
+    """For the workbench: what the user's units must still do this month (open items
+    first). Each item: ``result`` (ConformityResult with org/obligation), ``status``
+    (effective), ``open``, ``days_left``."""
+    return due_items(user, limit=limit)
+
+
+def rates_by_org(results) -> dict[int, float | None]:
+    by_org = defaultdict(list)
+    today = timezone.localdate()
+    for org_id, status, due in results:
+        by_org[org_id].append(engine.effective_status(status, due, today))
+    return {org_id: engine.rate(statuses) for org_id, statuses in by_org.items()}
+
+
+def org_rate(org, year: int | None = None) -> float | None:
+    """Summary rate of a unit over a year (default: this year), usable as an indicator."""
+    year = year or timezone.localdate().year
+    rows = ConformityResult.objects.filter(org=org, due_on__year=year).values_list(
+        "status", "due_on"
+    )
+    today = timezone.localdate()
+    return engine.rate(engine.effective_status(s, d, today) for s, d in rows)
+
+
+def units_in_board(user, under: Organization | None = None):
+    """Units in scope that have conformity cells (the board's rows), in tree order."""
+    from django.db.models import Exists, OuterRef
+
+    qs = Organization.objects.visible_to(user, roles.CONFORMITY_VIEW)
+    if under is not None:
+        qs = qs.filter(path__startswith=under.path)
+    return qs.filter(Exists(ConformityResult.objects.filter(org_id=OuterRef("pk")))).order_by(
+        "path"
+    )
