@@ -218,13 +218,26 @@ def test_manual_team_reciprocal_refused(users, team, programme, tree):
 def test_team_form_view(login, users, team, programme, tree):
     audit = make_audit(programme, [tree.branch_a1])
     c = login(users.party_admin)
+    page = c.get(reverse("audits:audit_detail", args=[audit.pk]))
+    assert len(page.context["team_seats"]) >= 1
     url = reverse("audits:audit_team", args=[audit.pk])
-    r = c.post(url, {"lead_auditor": team.a1.pk, "team": [team.b1.pk], "version": audit.version})
+    r = c.post(
+        url, {"lead_auditor": team.a1.pk, "team": [team.b1.pk, ""], "version": audit.version}
+    )
     assert r.status_code == 200
     assert r.context["team_form"].errors["team"]
-    r = c.post(url, {"lead_auditor": team.b1.pk, "team": [team.b.pk], "version": audit.version})
+    # what was chosen stays chosen
+    assert team.b1.pk in r.context["team_seats"]
+    assert r.context["team_form"]["lead_auditor"].value() == str(team.a1.pk)
+    audit.refresh_from_db()
+    assert audit.lead_auditor_id is None
+    r = c.post(url, {"lead_auditor": team.b1.pk, "team": ["", team.b.pk], "version": audit.version})
     assert r.status_code == 302
+    audit.refresh_from_db()
+    assert audit.lead_auditor == team.b1 and list(audit.team.all()) == [team.b]
+    # A1's secretary sees the audit of A1 but may not staff it; B1's does not see it
     assert login(users.secretary_a1).post(url, {"lead_auditor": team.b1.pk}).status_code == 403
+    assert login(users.secretary_b1).post(url, {"lead_auditor": team.b1.pk}).status_code == 404
 
 
 # --- lifecycle ------------------------------------------------------------------------------

@@ -573,6 +573,15 @@ def _audit_context(request, audit, team_form=None, report_form=None):
                 "version": audit.version,
             },
         )
+    team_seats = team_pool = None
+    if team_form is not None:
+        # one select per seat (UI.md: no multi-select to ctrl-click): the chosen members,
+        # padded to the programme's team size, plus one empty seat to add someone
+        value = team_form["team"].value() or []
+        chosen = [int(getattr(v, "pk", v)) for v in value if str(getattr(v, "pk", v)).isdigit()]
+        size = max(audit.programme.team_size - 1, len(chosen) + 1, 1)
+        team_seats = (chosen + [None] * size)[:size]
+        team_pool = list(team_form.fields["team"].queryset)
     if report_form is None and (is_lead or can_manage) and audit.status == Audit.Status.IN_PROGRESS:
         report_form = forms.ReportForm(
             initial={"report_summary": audit.report_summary, "version": audit.version}
@@ -593,6 +602,8 @@ def _audit_context(request, audit, team_form=None, report_form=None):
         .filter(pk=audit.programme_id)
         .exists(),
         "team_form": team_form,
+        "team_seats": team_seats,
+        "team_pool": team_pool,
         "report_form": report_form,
         "transitions": workflow.allowed(audit, user),
         "counts": [(label, counts.get(value, 0)) for value, label in ChecklistItem.Result.choices],
@@ -622,7 +633,9 @@ def audit_team(request, pk):
     audit = _audit(request, pk)
     if not scope.has_perm(user, roles.AUDIT_MANAGE, audit.programme.org):
         raise PermissionDenied
-    form = forms.TeamForm(request.POST, people=_team_people(audit))
+    data = request.POST.copy()
+    data.setlist("team", [v for v in request.POST.getlist("team") if v])
+    form = forms.TeamForm(data, people=_team_people(audit))
     if form.is_valid():
         try:
             services.assign_team(
