@@ -85,9 +85,16 @@ def test_record_qualification(login, users, tree):
     person = make_person(tree.branch_a2, "新审核员")
     c = login(users.party_admin)
     url = reverse("audits:qualification_create")
+    # the person select lists the chosen unit's people only
+    r = c.get(url)
+    assert list(r.context["form"].fields["person"].queryset) == []
+    r = c.get(url, {"org": tree.branch_a2.pk})
+    assert person in r.context["form"].fields["person"].queryset
+    assert c.get(url, {"org": 99999}).status_code == 404
     r = c.post(
         url,
         {
+            "org": tree.branch_a2.pk,
             "person": person.pk,
             "course": "2026年内审员培训班",
             "trained_on": "2026-03-01",
@@ -109,6 +116,7 @@ def test_record_qualification_bad_input_keeps_data(login, users, tree):
     r = c.post(
         reverse("audits:qualification_create"),
         {
+            "org": tree.branch_a2.pk,
             "person": person.pk,
             "course": "培训班X",
             "certified_on": "2026-03-05",
@@ -120,7 +128,10 @@ def test_record_qualification_bad_input_keeps_data(login, users, tree):
     body = r.content.decode()
     assert "培训班X" in body and "2026-03-05" in body
     assert not AuditorQualification.objects.filter(person=person).exists()
-    r = c.post(reverse("audits:qualification_create"), {"person": person.pk, "course": ""})
+    r = c.post(
+        reverse("audits:qualification_create"),
+        {"org": tree.branch_a2.pk, "person": person.pk, "course": ""},
+    )
     assert set(r.context["form"].errors) >= {"course", "certified_on", "valid_until"}
 
 

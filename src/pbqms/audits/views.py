@@ -150,16 +150,34 @@ def qualification_create(request):
     user = request.user
     if not scope.has_perm(user, roles.AUDITOR_MANAGE):
         raise PermissionDenied
-    people = (
-        Person.objects.visible_to(user, roles.AUDITOR_MANAGE)
-        .select_related("org")
-        .order_by("org__path", "name")
+    # the person select lists one unit's people (a large enterprise has 100,000 people)
+    units = (
+        Organization.objects.visible_to(user, roles.AUDITOR_MANAGE)
+        .filter(dissolved_on__isnull=True)
+        .only(*UNIT_FIELDS)
+        .order_by("path")
     )
     initial = {}
+    org = None
     if request.GET.get("person"):
         initial["person"] = get_visible_or_404(
-            Person.objects.all(), user, roles.AUDITOR_MANAGE, pk=request.GET["person"]
+            Person.objects.select_related("org"),
+            user,
+            roles.AUDITOR_MANAGE,
+            pk=request.GET["person"],
         )
+        org = initial["person"].org
+    org_id = request.GET.get("org") or request.POST.get("org")
+    if org is None and org_id:
+        org = get_visible_or_404(Organization.objects.all(), user, roles.AUDITOR_MANAGE, pk=org_id)
+    people = (
+        Person.objects.visible_to(user, roles.AUDITOR_MANAGE)
+        .filter(org=org)
+        .select_related("org")
+        .order_by("name")
+        if org is not None
+        else Person.objects.none()
+    )
     form = forms.QualificationForm(request.POST or None, people=people, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -171,7 +189,8 @@ def qualification_create(request):
         else:
             messages.success(request, _("Qualification recorded."))
             return redirect("audits:auditor_detail", pk=qual.person_id)
-    return render(request, "audits/qualification_form.html", {"form": form, "qualification": None})
+    context = {"form": form, "qualification": None, "units": units, "org": org}
+    return render(request, "audits/qualification_form.html", context)
 
 
 @login_required
