@@ -11,6 +11,7 @@ urlpatterns = [
     path("audits/", include("pbqms.audits.urls")),
     path("records/", include("pbqms.records.urls")),
     path("documents/", include("pbqms.documents.urls")),
+    path("improvement/", include("pbqms.improvement.urls")),
     path("system/", include("pbqms.system.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # the split view serves its start-up script as a file: the page works under our CSP

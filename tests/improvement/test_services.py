@@ -460,6 +460,17 @@ def test_a_unit_secretary_granted_with_subtree_above_is_own_staff(drive, ncp, tr
         services.verify_action(nc.actions.get(), actor=upper, password=PASSWORD, result="effective")
 
 
+def test_actions_read_through_an_old_nonconformity_object(drive, ncp):
+    # the page (or a script) read the nonconformity before the last action was done
+    nc = drive(S.IMPLEMENTING)
+    stale = Nonconformity.objects.get(pk=nc.pk)
+    services.complete_action(stale.actions.get(), actor=ncp.owner, note="做了")
+    assert stale.status == S.IMPLEMENTING  # the object still says so; the row does not
+    action = stale.actions.get()
+    services.verify_action(action, actor=ncp.auditor, password=PASSWORD, result="effective")
+    assert Nonconformity.objects.get(pk=nc.pk).status == S.CLOSED
+
+
 def test_verify_wrong_password_changes_nothing(drive, ncp):
     nc = drive(S.VERIFICATION)
     action = nc.actions.get()

@@ -75,8 +75,8 @@ MENU: tuple[MenuGroup, ...] = (
             MenuItem(
                 _("Internal auditors"), "audits:auditor_list", roles.AUDITOR_VIEW, "id-badge-2"
             ),
-            MenuItem(_("Nonconformities")),
-            MenuItem(_("Corrective actions")),
+            MenuItem(_("Nonconformities"), "improvement:nc_list", roles.NC_VIEW, "alert-triangle"),
+            MenuItem(_("Corrective actions"), "improvement:action_list", roles.NC_VIEW, "tool"),
             MenuItem(_("Management review")),
         ),
     ),

@@ -27,6 +27,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from pbqms.core import roles, scope, workflow
 from pbqms.core.models import Signature, VersionedModel
@@ -35,6 +36,7 @@ from pbqms.core.signatures import content_hash
 from pbqms.orgs.models import Organization
 
 SYSTEM = workflow.SYSTEM
+DUE_SOON_DAYS = 7
 # roles that make a user "the unit's own staff": they analyse and plan, never verify
 OWN_UNIT_ROLES = frozenset({roles.Role.BRANCH_SECRETARY, roles.Role.PARTY_WORKER})
 
@@ -45,6 +47,18 @@ def _today() -> datetime.date:
 
 def _is_person(user) -> bool:
     return user is not SYSTEM and bool(getattr(user, "is_authenticated", False))
+
+
+def due_state(day: datetime.date | None, today: datetime.date | None = None) -> str:
+    """ "overdue" past the day, "soon" within a week of it, else "" (for the badges)."""
+    if day is None:
+        return ""
+    today = today or _today()
+    if day < today:
+        return "overdue"
+    if (day - today).days <= DUE_SOON_DAYS:
+        return "soon"
+    return ""
 
 
 def is_own_unit_staff(user, org: Organization) -> bool:
@@ -266,6 +280,10 @@ class Nonconformity(VersionedModel):
 
     def is_overdue(self, today: datetime.date | None = None) -> bool:
         return not self.is_finished and self.correction_due < (today or _today())
+
+    @property
+    def due_state(self) -> str:
+        return "" if self.is_finished else due_state(self.correction_due)
 
     def age_days(self, today: datetime.date | None = None) -> int:
         end = self.closed_on or self.cancelled_on or today or _today()
@@ -536,12 +554,12 @@ class CorrectiveAction(VersionedModel):
     class Status(models.TextChoices):
         PLANNED = "planned", _("Planned")  # 已计划
         DONE = "done", _("Done, awaiting verification")  # 已完成待验证
-        EFFECTIVE = "effective", _("Effective")  # 有效
+        EFFECTIVE = "effective", pgettext_lazy("effectiveness", "Effective")  # 有效
         NOT_EFFECTIVE = "not_effective", _("Not effective")  # 无效
         CANCELLED = "cancelled", _("Cancelled")  # 已撤销
 
     class Result(models.TextChoices):
-        EFFECTIVE = "effective", _("Effective")
+        EFFECTIVE = "effective", pgettext_lazy("effectiveness", "Effective")
         NOT_EFFECTIVE = "not_effective", _("Not effective")
 
     LIVE = (Status.PLANNED, Status.DONE)
@@ -558,7 +576,7 @@ class CorrectiveAction(VersionedModel):
     )
     cycle = models.PositiveSmallIntegerField(_("analysis round"), default=1)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
-    description = models.TextField(_("action"))
+    description = models.TextField(pgettext_lazy("corrective action", "action"))
     owner = models.ForeignKey(
         "orgs.Person",
         verbose_name=_("owner"),
@@ -635,6 +653,19 @@ class CorrectiveAction(VersionedModel):
 
     def is_overdue(self, today: datetime.date | None = None) -> bool:
         return self.status == self.Status.PLANNED and self.due_on < (today or _today())
+
+    @property
+    def due_state(self) -> str:
+        if self.status != self.Status.PLANNED:
+            return ""
+        return due_state(self.due_on)
+
+    @property
+    def verify_state(self) -> str:
+        """ "due" when the action is done and its verification date has come."""
+        if self.status == self.Status.DONE and self.verify_on <= _today():
+            return "due"
+        return ""
 
     def signed_content_hash(self) -> str:
         """What the verification signs: the action as planned and done, and the result."""

@@ -570,12 +570,20 @@ def plan_action(nc: Nonconformity, *, actor, data: dict[str, Any]) -> Corrective
     return CorrectiveAction.objects.create(nonconformity=nc, org=nc.org, cycle=nc.cycle, **cleaned)
 
 
+def _with_current_nonconformity(action: CorrectiveAction) -> Nonconformity:
+    """The action's nonconformity as it is now (an action read through an older
+    nonconformity object carries that object and its old status)."""
+    nc = NC.objects.select_related("org").get(pk=action.nonconformity_id)
+    action.nonconformity = nc
+    return nc
+
+
 @transaction.atomic
 def update_action(
     action: CorrectiveAction, *, actor, data: dict[str, Any], expected_version=None
 ) -> CorrectiveAction:
     """Change a planned action while the plan is being made."""
-    ensure_visible(action.nonconformity, actor)
+    ensure_visible(_with_current_nonconformity(action), actor)
     check_version(action, expected_version)
     action.refresh_from_db()
     nc = NC.objects.select_for_update().select_related("org").get(pk=action.nonconformity_id)
@@ -592,7 +600,7 @@ def update_action(
 
 def cancel_action(action: CorrectiveAction, *, actor, reason: str) -> CorrectiveAction:
     """Drop an action from a plan not yet approved (reason required)."""
-    ensure_visible(action.nonconformity, actor)
+    ensure_visible(_with_current_nonconformity(action), actor)
     workflow.fire(action, "cancel", actor=actor, reason=reason)
     return action
 
@@ -642,7 +650,7 @@ def complete_action(
 ) -> CorrectiveAction:
     """The owner (or the unit's secretary on their behalf) marks the action done, saying
     what was done. When the last action is done the nonconformity goes to 效果验证."""
-    nc = action.nonconformity
+    nc = _with_current_nonconformity(action)
     ensure_visible(nc, actor)
     note = _text(note, "note", _("Say what was done."))
     today = timezone.localdate()
@@ -677,7 +685,7 @@ def verify_action(
     nonconformity or its designated verifier, on or after the action's verification date.
     Not effective: the nonconformity goes back to 原因分析 (a new round). When every action
     is effective the nonconformity closes."""
-    nc = action.nonconformity
+    nc = _with_current_nonconformity(action)
     if result not in CorrectiveAction.Result.values:
         raise ValidationError({"result": _("Choose effective or not effective.")})
     comment = (comment or "").strip()
