@@ -132,3 +132,33 @@ def test_create_refused_outside_scope_and_for_members(api, users, tree, template
     )
     assert bad.status_code == 400
     assert not Record.objects.exists()
+
+
+@pytest.mark.parametrize("count", [10, 200])
+def test_api_list_query_count_does_not_grow(
+    api, users, tree, templates, a1, count, django_assert_max_num_queries
+):
+    from pbqms.records.models import RecordAttendance
+
+    now = timezone.now()
+    records = Record.objects.bulk_create(
+        Record(
+            template=templates["committee_meeting"],
+            org=tree.branch_a1,
+            title=f"记录{i}",
+            occurred_at=now - datetime.timedelta(hours=i),
+            status=Record.Status.SUBMITTED,
+        )
+        for i in range(count)
+    )
+    RecordAttendance.objects.bulk_create(
+        RecordAttendance(record=r, person=p, person_name=p.name, present=True)
+        for r in records
+        for p in a1.people
+    )
+    client = api(users.member_a1)
+    with django_assert_max_num_queries(8):
+        response = client.get("/api/records/", {"page_size": 50})
+    assert response.status_code == 200
+    assert response.json()["count"] == count
+    assert response.json()["results"][0]["total"] == 5
