@@ -32,6 +32,7 @@ FIELD_TYPES = {
 }
 TEXT_MAX = 500
 TEXTAREA_MAX = 20000
+NUMBER_LIMIT = 10**12
 
 
 def check_fields(fields: Any) -> list[dict[str, Any]]:
@@ -81,7 +82,7 @@ def _clean_value(spec: dict[str, Any], value: Any, person_ids: set[int] | None) 
             number = Decimal(str(value).strip())
         except (InvalidOperation, ValueError):
             raise ValueError(_("Enter a number.")) from None
-        if not number.is_finite():
+        if not number.is_finite() or abs(number) > NUMBER_LIMIT:
             raise ValueError(_("Enter a number."))
         if spec.get("min") is not None and number < Decimal(str(spec["min"])):
             raise ValueError(_("Enter a number of at least %(min)s.") % {"min": spec["min"]})
