@@ -94,12 +94,24 @@ class TestList:
 
 
 class TestTree:
-    def test_tree_nests_children_under_their_procedure(self, make_doc, people, login):
+    def test_manual_and_procedures_then_children_on_demand(self, make_doc, people, login):
+        def doc(doc_type, parent=None):
+            return make_doc(doc_type, parent=parent, actor=people.approver, assign=False)
+
+        manual = doc(T.MANUAL)
+        proc = doc(T.PROCEDURE, manual)
+        form = doc(T.RECORD_FORM, proc)
+        client = login(people.approver)
+        body = html(client.get(url("tree")))
+        assert body.index(manual.number) < body.index(proc.number)
+        assert form.number not in body
+        assert url("tree_children", proc.pk) in body
+        rows = html(client.get(url("tree_children", proc.pk), HTTP_HX_REQUEST="true"))
+        assert form.number in rows and "<html" not in rows
+
+    def test_children_of_an_invisible_document_are_404(self, make_doc, people, users, login):
         proc = make_doc(actor=people.approver, assign=False)
-        form = make_doc(T.RECORD_FORM, parent=proc, actor=people.approver, assign=False)
-        body = html(login(people.approver).get(url("tree")))
-        assert body.index(proc.number) < body.index(form.number)
-        assert "pb-doc-children" in body
+        assert login(users.secretary_b1).get(url("tree_children", proc.pk)).status_code == 404
 
     def test_tree_query_count_does_not_grow(
         self, make_doc, release, people, login, django_assert_max_num_queries

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.document_list, name="list"),
     path("export/", views.document_list_export, name="list_export"),
     path("tree/", views.document_tree, name="tree"),
+    path("tree/<int:pk>/children/", views.tree_children, name="tree_children"),
     path("tasks/", views.tasks, name="tasks"),
     path("reviews/", views.reviews, name="reviews"),
     path("new/", views.document_create, name="create"),

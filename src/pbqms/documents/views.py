@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -44,7 +44,9 @@ from pbqms.orgs.models import Organization
 
 S = DocumentVersion.Status
 T = Document.Type
-TREE_LIMIT = 3000
+TREE_LIMIT = 1000  # manual and procedures (the top two levels of the tree)
+CHILDREN_LIMIT = 500
+ACK_UNITS_SHOWN = 50
 TASK_LIMIT = 50
 SORTS = {
     "number": "number",
@@ -239,19 +241,43 @@ def build_tree(documents: list[Document]) -> list[Document]:
     return roots
 
 
+def _with_child_counts(user, nodes: list[Document], show_obsolete: bool) -> list[Document]:
+    """How many visible children each node has (one aggregate query)."""
+    if not nodes:
+        return nodes
+    qs = _documents(user).filter(parent_id__in=[n.pk for n in nodes])
+    if not show_obsolete:
+        qs = qs.exclude(status=Document.Status.OBSOLETE)
+    counts = dict(
+        qs.order_by().values("parent_id").annotate(n=Count("id")).values_list("parent_id", "n")
+    )
+    for node in nodes:
+        node.child_count = counts.get(node.pk, 0)
+    return nodes
+
+
 @login_required
 def document_tree(request):
+    """The manual and the procedures under it (and documents without a place in the tree);
+    the instructions, rules and forms of a procedure load when it is opened."""
     user = request.user
     _require_reader(user)
     show_obsolete = request.GET.get("obsolete") == "1"
     qs = _documents(user).select_related("effective_version", "latest_version", "org")
     if not show_obsolete:
         qs = qs.exclude(status=Document.Status.OBSOLETE)
-    documents = list(qs.order_by("number")[: TREE_LIMIT + 1])
+    top = qs.filter(Q(parent__isnull=True) | Q(parent__parent__isnull=True))
+    documents = list(top.order_by("number")[: TREE_LIMIT + 1])
     more = len(documents) > TREE_LIMIT
     documents = documents[:TREE_LIMIT]
+    roots = build_tree(documents)
+    # the second level: its children load on demand
+    second = [child for root in roots for child in root.tree_children]
+    _with_child_counts(user, second, show_obsolete)
+    for root in roots:
+        root.child_count = len(root.tree_children)
     context = {
-        "roots": build_tree(documents),
+        "roots": roots,
         "count": len(documents),
         "more": more,
         "show_obsolete": show_obsolete,
@@ -259,6 +285,29 @@ def document_tree(request):
         "can_starter": scope.has_perm(user, roles.DOC_MANAGE),
     }
     return render(request, "documents/tree.html", context)
+
+
+@login_required
+def tree_children(request, pk):
+    """The rows under one document of the tree (loaded when it is opened)."""
+    user = request.user
+    parent = _get_document(request, pk)
+    show_obsolete = request.GET.get("obsolete") == "1"
+    qs = (
+        _documents(user)
+        .filter(parent=parent)
+        .select_related("effective_version", "latest_version", "org")
+    )
+    if not show_obsolete:
+        qs = qs.exclude(status=Document.Status.OBSOLETE)
+    type_order = {value: i for i, value in enumerate(T.values)}
+    nodes = list(qs.order_by("number")[:CHILDREN_LIMIT])
+    nodes.sort(key=lambda d: (type_order.get(d.doc_type, 9), d.number))
+    _with_child_counts(user, nodes, show_obsolete)
+    for node in nodes:
+        node.tree_children = []
+    context = {"nodes": nodes, "show_obsolete": show_obsolete}
+    return vary_on_htmx(render(request, "documents/_tree_children.html", context))
 
 
 # ---------------------------------------------------------------- document page
@@ -354,6 +403,11 @@ def document_detail(request, pk):
     ack = {"stats": None, "pending": [], "mine": None}
     if ack_version is not None:
         ack["stats"] = services.ack_stats(ack_version, user)
+        units = ack["stats"]["units"]
+        # the units furthest behind first; a group-wide document reaches thousands of units
+        units.sort(key=lambda r: (r["percent"], r["org__path"]))
+        ack["more_units"] = max(0, len(units) - ACK_UNITS_SHOWN)
+        ack["stats"]["units"] = units[:ACK_UNITS_SHOWN]
         ack["pending"] = services.pending_acknowledgements(ack_version, user, limit=100)
         ack["mine"] = (
             Acknowledgement.objects.filter(document_version=ack_version, person__user_id=user.pk)
