@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from pbqms.audits.api import AuditorViewSet, AuditProgrammeViewSet, AuditViewSet
 from pbqms.core.api import ChangeLogViewSet, api_not_found, token_view
 from pbqms.documents.api import AcknowledgementViewSet, DocumentVersionViewSet, DocumentViewSet
+from pbqms.improvement.api import CorrectiveActionViewSet, NonconformityViewSet
 from pbqms.orgs.api import OrganizationViewSet, PersonViewSet, RoleAssignmentViewSet
 from pbqms.records.api import RecordTemplateViewSet, RecordViewSet
 
@@ -22,6 +23,8 @@ router.register("audits", AuditViewSet, basename="audit")
 router.register("documents", DocumentViewSet, basename="document")
 router.register("document-versions", DocumentVersionViewSet, basename="documentversion")
 router.register("acknowledgements", AcknowledgementViewSet, basename="acknowledgement")
+router.register("nonconformities", NonconformityViewSet, basename="nonconformity")
+router.register("corrective-actions", CorrectiveActionViewSet, basename="correctiveaction")
 
 urlpatterns = [
     path("auth/token/", token_view, name="api-token"),

@@ -271,6 +271,7 @@ SPECTACULAR_SETTINGS = {
         "DocumentStatusEnum": "pbqms.documents.models.Document.Status",
         "DocumentVersionStatusEnum": "pbqms.documents.models.DocumentVersion.Status",
         "RoleEnum": "pbqms.core.roles.Role",
+        "CorrectiveActionKindEnum": "pbqms.improvement.models.CorrectiveAction.Kind",
     },
 }
 
