@@ -9,6 +9,7 @@ from pbqms.documents.api import AcknowledgementViewSet, DocumentVersionViewSet, 
 from pbqms.improvement.api import CorrectiveActionViewSet, NonconformityViewSet
 from pbqms.orgs.api import OrganizationViewSet, PersonViewSet, RoleAssignmentViewSet
 from pbqms.records.api import RecordTemplateViewSet, RecordViewSet
+from pbqms.system.api import ConformityViewSet, ObligationViewSet, RequirementViewSet
 
 router = DefaultRouter()
 router.register("orgs", OrganizationViewSet, basename="organization")
@@ -25,6 +26,9 @@ router.register("document-versions", DocumentVersionViewSet, basename="documentv
 router.register("acknowledgements", AcknowledgementViewSet, basename="acknowledgement")
 router.register("nonconformities", NonconformityViewSet, basename="nonconformity")
 router.register("corrective-actions", CorrectiveActionViewSet, basename="correctiveaction")
+router.register("requirements", RequirementViewSet, basename="requirement")
+router.register("obligations", ObligationViewSet, basename="obligation")
+router.register("conformity", ConformityViewSet, basename="conformityresult")
 
 urlpatterns = [
     path("auth/token/", token_view, name="api-token"),
