@@ -5,12 +5,10 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from pbqms.core import scope
-from pbqms.core.roles import PERSON_VIEW
+from pbqms.core import roles, scope
 
 
 @require_GET
@@ -28,27 +26,16 @@ def healthz(request):
 
 @login_required
 def home(request):
-    from pbqms.orgs.models import Organization, Person
+    from pbqms.core import workbench
 
     user = request.user
-    cards = []
-    if scope.has_perm(user, "orgs.view_organization"):
-        cards.append(
-            {
-                "label": _("Active units"),
-                "count": Organization.objects.visible_to(user).active().count(),
-                "url": _url("orgs:tree"),
-            }
-        )
-    if scope.has_perm(user, PERSON_VIEW):
-        cards.append(
-            {
-                "label": _("People"),
-                "count": Person.objects.visible_to(user).count(),
-                "url": _url("orgs:person_list"),
-            }
-        )
-    return render(request, "core/home.html", {"cards": cards})
+    context = {
+        "cards": workbench.cards(user),
+        "due_items": workbench.due_this_month(user),
+        "due_url": _url("system:due") if scope.has_perm(user, roles.CONFORMITY_VIEW) else "",
+        "doc_tasks": workbench.document_tasks(user),
+    }
+    return render(request, "core/home.html", context)
 
 
 def _url(name: str) -> str:
