@@ -162,3 +162,15 @@ def test_adding_a_record_never_lowers_and_removing_never_raises_the_rate(
     assert unit_rate(unit, facts, offset, today, excepted) == before
     if before is None:
         assert after is None or after >= 0
+
+
+def test_aggregate_status_of_a_board_cell():
+    from pbqms.system.services import aggregate_status
+
+    assert aggregate_status([S.MET, S.MET, S.NOT_APPLICABLE]) == S.MET
+    assert aggregate_status([S.MET, S.LATE]) == S.LATE
+    assert aggregate_status([S.MET, S.MISSING]) == S.LATE  # half done
+    assert aggregate_status([S.MET, S.MISSING, S.MISSING]) == S.MISSING
+    assert aggregate_status([S.UPCOMING, S.EXCEPTED]) == S.UPCOMING
+    assert aggregate_status([S.EXCEPTED, S.NOT_APPLICABLE]) == S.EXCEPTED
+    assert aggregate_status([S.NOT_APPLICABLE]) == S.NOT_APPLICABLE

@@ -33,6 +33,23 @@ def worst(statuses) -> str | None:
     return None
 
 
+def aggregate_status(statuses: list[str]) -> str:
+    """The colour of a board cell that sums up several obligations (one unit, one month):
+    met when everything due was done on time; late when at least half of what is due was
+    done (some late or missing); missing when less than half; otherwise upcoming,
+    excepted or not applicable (whichever is present, in that order)."""
+    due = [s for s in statuses if s in (S.MET, S.LATE, S.MISSING)]
+    if due:
+        if all(s == S.MET for s in due):
+            return S.MET
+        done = sum(1 for s in due if s != S.MISSING)
+        return S.LATE if done * 2 >= len(due) else S.MISSING
+    for status in (S.UPCOMING, S.EXCEPTED, S.NOT_APPLICABLE):
+        if status in statuses:
+            return status
+    return S.NOT_APPLICABLE
+
+
 # ---------------------------------------------------------------- obligations
 
 

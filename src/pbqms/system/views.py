@@ -108,9 +108,12 @@ def board(request):
             if not entries:
                 row_cells.append(None)
                 continue
-            status = services.worst(e[0] for e in entries)
             done = sum(1 for e in entries if e[0] in (S.MET, S.LATE))
             required = sum(1 for e in entries if e[0] != S.NOT_APPLICABLE)
+            if obligation is not None:
+                status = entries[0][0]
+            else:
+                status = services.aggregate_status([e[0] for e in entries])
             if obligation is not None:
                 url = _cell_url(unit.pk, entries[0][1], entries[0][2])
                 label = S(status).label
