@@ -326,3 +326,16 @@ def test_list_query_count_does_not_grow(api, users, tree):
     assert len(rows) == 500
     assert all(r["posts"] for r in rows if r["name"].startswith("人员"))
     assert small == large <= QUERY_CEILING
+
+
+def test_malformed_requests_are_answered_in_json(api, users, tree, settings):
+    client = api(users.secretary_a1)
+    fields = {"org": tree.branch_a1.pk, "posts": ["secretary"] * 1200}
+    response = client.post(URL, fields)  # multipart with more fields than allowed
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = client.post(URL, {"name": "x" * 500}, format="json")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    assert not Person.objects.filter(name__startswith="xxx").exists()

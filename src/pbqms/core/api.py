@@ -16,6 +16,7 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.decorators import method_decorator
@@ -68,6 +69,12 @@ def exception_handler(exc, ctx):
             {"error": {"code": "stale", "message": str(exc.messages[0])}},
             status=status.HTTP_409_CONFLICT,
         )
+    if isinstance(exc, RequestDataTooBig):
+        exc = exceptions.APIException(_("The request is too large."), code="too_large")
+        exc.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    elif isinstance(exc, SuspiciousOperation):
+        # e.g. too many form fields: a malformed request, answered in JSON like the rest
+        exc = exceptions.ParseError(_("The request could not be read."))
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_validation_detail(exc))
     elif isinstance(exc, DjangoPermissionDenied):
