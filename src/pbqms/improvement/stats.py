@@ -54,6 +54,10 @@ class Glance:
     overdue_action_list: list = field(default_factory=list)
     units: list[dict] = field(default_factory=list)
 
+    @property
+    def open_minor(self) -> int:
+        return self.open_total - self.open_major
+
     def chart(self) -> dict:
         """What the bar chart draws (the page also shows it as a table)."""
         return {

@@ -343,6 +343,7 @@ def nc_detail(request, pk):
         "requirement_link": _linked_object(nc.requirement_type_id, nc.requirement_id),
         "today": timezone.localdate(),
         "unit_visible": scope.has_perm(user, roles.ORG_VIEW, nc.org),
+        "can_list": scope.has_perm(user, roles.NC_VIEW),
     }
     return render(request, "improvement/nc_detail.html", context)
 
