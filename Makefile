@@ -30,6 +30,8 @@ demo: install
 	mkdir -p var
 	PBQMS_DEMO=1 $(PY) manage.py migrate --noinput
 	PBQMS_DEMO=1 $(PY) manage.py demo
+	PBQMS_DEMO=1 $(PY) manage.py demo_documents
+	PBQMS_DEMO=1 $(PY) manage.py demo_improvement
 	PBQMS_DEMO=1 $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 ## make test: lint, checks, then the whole suite on SQLite and (if reachable) PostgreSQL
