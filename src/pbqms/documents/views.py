@@ -88,6 +88,16 @@ def _get_version(request, pk) -> DocumentVersion:
         raise Http404 from exc
 
 
+def _filter_units(user):
+    """Owner-unit choices of the list filter: the committees and general branches in scope
+    (a unit filter includes everything below it) and the units granted to the user, so the
+    select stays short in a tree of thousands of branches."""
+    own = [g.org_id for g in scope.grants_for(user, roles.ORG_VIEW)]
+    return Organization.objects.visible_to(user, roles.ORG_VIEW).filter(
+        Q(kind__in=[Organization.Kind.COMMITTEE, Organization.Kind.GENERAL_BRANCH]) | Q(pk__in=own)
+    )
+
+
 def _units_for(user, perm):
     return Organization.objects.visible_to(user, perm).filter(dissolved_on__isnull=True)
 
@@ -143,8 +153,7 @@ def _filtered(user, form):
 def document_list(request):
     user = request.user
     _require_reader(user)
-    units = Organization.objects.visible_to(user, roles.ORG_VIEW)
-    form = forms.DocumentFilterForm(request.GET or None, units=units)
+    form = forms.DocumentFilterForm(request.GET or None, units=_filter_units(user))
     qs, status = _filtered(user, form)
     qs, sort = apply_sort(request, qs, SORTS, "number")
     page = paginate(request, qs)
@@ -198,8 +207,7 @@ def document_list_export(request):
     """The master list as .xlsx, with the list page's filters and scope; audited."""
     user = request.user
     _require_reader(user)
-    units = Organization.objects.visible_to(user, roles.ORG_VIEW)
-    form = forms.DocumentFilterForm(request.GET or None, units=units)
+    form = forms.DocumentFilterForm(request.GET or None, units=_filter_units(user))
     qs, _status = _filtered(user, form)
     qs, _sort = apply_sort(request, qs, SORTS, "number")
     out = io.BytesIO()
@@ -239,6 +247,15 @@ def build_tree(documents: list[Document]) -> list[Document]:
         d.tree_children.sort(key=key)
     roots.sort(key=key)
     return roots
+
+
+def _tree_urls() -> dict:
+    """URL prefixes for the tree rows (one reverse per page, not two per row)."""
+    return {
+        "detail_base": reverse("documents:detail", args=[0])[:-2],
+        "children_base": reverse("documents:tree_children", args=[0])[: -len("0/children/")],
+        "open_label": _("Open"),
+    }
 
 
 def _with_child_counts(user, nodes: list[Document], show_obsolete: bool) -> list[Document]:
@@ -283,6 +300,7 @@ def document_tree(request):
         "show_obsolete": show_obsolete,
         "can_add": scope.has_perm(user, roles.DOC_DRAFT),
         "can_starter": scope.has_perm(user, roles.DOC_MANAGE),
+        **_tree_urls(),
     }
     return render(request, "documents/tree.html", context)
 
@@ -306,7 +324,7 @@ def tree_children(request, pk):
     _with_child_counts(user, nodes, show_obsolete)
     for node in nodes:
         node.tree_children = []
-    context = {"nodes": nodes, "show_obsolete": show_obsolete}
+    context = {"nodes": nodes, "show_obsolete": show_obsolete, **_tree_urls()}
     return vary_on_htmx(render(request, "documents/_tree_children.html", context))
 
 
