@@ -266,6 +266,8 @@ def main(argv=None) -> int:
         f"full recomputation, nothing changed: {second:.2f} s "
         f"({stats.cells:,} cells, {stats.written:,} written)"
     )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     counts = {}
     for status in ConformityResult.objects.values_list("status", flat=True):
         counts[status] = counts.get(status, 0) + 1

@@ -214,7 +214,6 @@ class ConformityResult(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["obligation", "period_start"], name="conformity_ob_period"),
             models.Index(fields=["due_on", "status"], name="conformity_due_status"),
         ]
 

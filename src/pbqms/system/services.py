@@ -21,6 +21,7 @@ from pbqms.system.models import (
 )
 
 S = ConformityStatus
+_MAX_IDS = 500
 # worst first: the colour of an aggregated cell is its worst status
 SEVERITY = [S.MISSING, S.LATE, S.UPCOMING, S.EXCEPTED, S.MET, S.NOT_APPLICABLE]
 
@@ -123,19 +124,31 @@ def due_items(user, org=None, today: dt.date | None = None, limit: int = 200) ->
     ``user``'s scope, or for ``org`` only: open ones first."""
     today = today or timezone.localdate()
     start, end = month_bounds(today)
-    qs = results_for(user).filter(due_on__range=(start, end))
-    open_before = results_for(user).filter(
-        period_end__gte=today, due_on__lt=start, status__in=[S.MISSING, S.UPCOMING]
-    )
+    base = ConformityResult.objects.all()
     if org is not None:
-        qs = qs.filter(org=org)
-        open_before = open_before.filter(org=org)
-    rows = list(
-        (qs | open_before)
+        base = base.filter(org=org)
+    else:
+        # the units in scope as ids (one indexed lookup per unit) rather than a join on the
+        # unit path that makes the database walk every unit's cells of the month
+        ids = list(
+            Organization.objects.visible_to(user, roles.CONFORMITY_VIEW)
+            .order_by()
+            .values_list("id", flat=True)[: _MAX_IDS + 1]
+        )
+        base = base.filter(org_id__in=ids) if len(ids) <= _MAX_IDS else results_for(user)
+    related = ("org", "obligation", "obligation__activity")
+    this_month = list(
+        base.filter(due_on__range=(start, end))
         .exclude(status=S.NOT_APPLICABLE)
-        .select_related("org", "obligation", "obligation__activity")
-        .order_by("due_on", "org__path", "obligation__name")[:limit]
+        .select_related(*related)
+        .order_by("due_on", "obligation__name")[:limit]
     )
+    earlier_open = list(
+        base.filter(period_end__gte=today, due_on__lt=start, status__in=[S.MISSING, S.UPCOMING])
+        .select_related(*related)
+        .order_by("due_on", "obligation__name")[:limit]
+    )
+    rows = (this_month + earlier_open)[:limit]
     items = []
     for r in rows:
         status = engine.effective_status(r.status, r.due_on, today)
