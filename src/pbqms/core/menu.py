@@ -60,9 +60,7 @@ MENU: tuple[MenuGroup, ...] = (
             MenuItem(_("Work plans")),
             MenuItem(_("Records"), "records:list", roles.RECORD_VIEW, "notebook"),
             MenuItem(_("Calendar")),
-            MenuItem(
-                _("Conformity board"), "system:board", roles.CONFORMITY_VIEW, "layout-grid"
-            ),
+            MenuItem(_("Conformity board"), "system:board", roles.CONFORMITY_VIEW, "layout-grid"),
         ),
     ),
     MenuGroup(
