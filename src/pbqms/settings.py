@@ -161,9 +161,7 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # Behind nginx with `proxy_set_header X-Real-IP $remote_addr;` set PBQMS_CLIENT_IP_HEADER to
 # HTTP_X_REAL_IP so that the change log and the per-IP lockout see the client, not the proxy.
 PBQMS_CLIENT_IP_HEADER = env_str("PBQMS_CLIENT_IP_HEADER", "")
-AXES_IPWARE_META_PRECEDENCE_ORDER = [
-    h for h in (PBQMS_CLIENT_IP_HEADER, "REMOTE_ADDR") if h
-]
+AXES_IPWARE_META_PRECEDENCE_ORDER = [h for h in (PBQMS_CLIENT_IP_HEADER, "REMOTE_ADDR") if h]
 # SECURITY.md item 11: axes keeps the login form's fields; mask the password (always masked)
 # and every token besides the user name and address it stores in its own columns
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken", "token"]
