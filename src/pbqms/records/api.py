@@ -18,6 +18,7 @@ from pbqms.core.api import (
     ScopedPrimaryKeyField,
     VersionField,
 )
+from pbqms.core.filters import UtcIsoDateTimeFilter
 from pbqms.orgs.models import Organization
 from pbqms.records import services
 from pbqms.records.models import Record, RecordAttendance, RecordTemplate
@@ -138,8 +139,8 @@ class RecordFilter(django_filters.FilterSet):
     )
     status = django_filters.ChoiceFilter(choices=Record.Status.choices)
     within = django_filters.NumberFilter(method="filter_within", label="unit id and its subtree")
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     search = django_filters.CharFilter(field_name="title", lookup_expr="icontains")
 
     class Meta:
