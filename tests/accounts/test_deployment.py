@@ -19,7 +19,9 @@ def _manage(*args: str, tmp_path, **env_extra) -> subprocess.CompletedProcess:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("PBQMS_") and key != "DJANGO_SETTINGS_MODULE"
+        if not key.startswith("PBQMS_")
+        # the browser tests' harness relaxes Django's async guard for their own process
+        and key not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
     }
     env.update(
         DJANGO_SETTINGS_MODULE="pbqms.settings_production",
