@@ -115,7 +115,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 # Several test runs may share one PostgreSQL server: PBQMS_TEST_DB_NAME keeps them apart.
-if os.environ.get("PBQMS_TEST_DB_NAME"):
+if os.environ.get("PBQMS_TEST_DB_NAME") and "sqlite" not in DATABASES["default"]["ENGINE"]:
     DATABASES["default"]["TEST"] = {"NAME": os.environ["PBQMS_TEST_DB_NAME"]}
 # Every request is one transaction: a domain change and its change-log entry commit together.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
