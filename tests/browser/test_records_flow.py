@@ -11,7 +11,6 @@ import pytest
 from django.core.management import call_command
 
 from pbqms.records.models import Record
-from tests.browser.conftest import browser, page  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +45,7 @@ def demo(transactional_db, settings, tmp_path):
     call_command("demo", verbosity=0)
 
 
-def test_secretary_records_and_submits_a_committee_meeting(demo, page, tmp_path):  # noqa: F811
+def test_secretary_records_and_submits_a_committee_meeting(demo, page, tmp_path):
     page.goto(page.base_url + "/accounts/login/")
     page.fill("#id_username", "zhibu1")
     page.fill("#id_password", DEMO_PASSWORD)
