@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from pbqms.records.models import Record
+from pbqms.records.services import ensure_builtin_templates
 
 pytestmark = pytest.mark.browser
 
@@ -42,6 +43,8 @@ def _png() -> bytes:
 def demo(transactional_db, settings, tmp_path):
     settings.DEMO_MODE = True
     settings.MEDIA_ROOT = tmp_path / "media"
+    # an earlier transactional test may have flushed the rows of the data migration
+    ensure_builtin_templates()
     call_command("demo", verbosity=0)
 
 
