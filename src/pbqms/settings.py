@@ -273,6 +273,22 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Notifications (pbqms.core.notify): every message lands in the in-app inbox; it is also
+# e-mailed when PBQMS_EMAIL_HOST is set (otherwise mail goes to the console log).
+PBQMS_BASE_URL = env_str("PBQMS_BASE_URL", "http://127.0.0.1:8000")
+EMAIL_HOST = env_str("PBQMS_EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("PBQMS_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("PBQMS_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("PBQMS_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("PBQMS_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("PBQMS_EMAIL_FROM", "pbqms@localhost")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

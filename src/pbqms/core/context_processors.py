@@ -4,6 +4,7 @@ from django.conf import settings
 
 from pbqms.core import scope
 from pbqms.core.menu import menu_for
+from pbqms.core.notify import unread_count
 from pbqms.core.roles import Role
 
 
@@ -17,5 +18,6 @@ def pbqms(request):
         data["user_roles"] = [
             {"role": labels.get(g.role, g.role), "org_id": g.org_id} for g in grants
         ]
+        data["unread_notifications"] = unread_count(user)
         data["user_role_labels"] = sorted({labels.get(g.role, g.role) for g in grants})
     return data

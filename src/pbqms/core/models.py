@@ -238,3 +238,41 @@ class Signature(ChangeLoggedModel):
 
     def delete(self, *args: Any, **kwargs: Any):
         raise PermissionError("signatures cannot be deleted")
+
+
+class Notification(models.Model):
+    """One message in a user's in-app inbox (ARCHITECTURE.md "Notifications").
+
+    Written by ``pbqms.core.notify.notify`` only; ``dedupe_key`` makes a reminder that is
+    computed again (daily job, a second click on "remind") land once per user."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
+    kind = models.CharField(_("kind"), max_length=40, blank=True)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    dedupe_key = models.CharField(_("deduplication key"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [models.Index(fields=["recipient", "read_at"], name="core_notif_unread")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="core_notif_dedupe",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
