@@ -94,6 +94,14 @@ CONFORMITY_VIEW = "system.view_conformityresult"
 CONFORMITY_EXCEPT = "system.add_conformityexception"
 _SYSTEM_READ = frozenset({REQUIREMENT_VIEW, OBLIGATION_VIEW, CONFORMITY_VIEW})
 _SYSTEM_ALL = _SYSTEM_READ | {REQUIREMENT_MANAGE, OBLIGATION_MANAGE, CONFORMITY_EXCEPT}
+# work plans and tasks (pbqms.plans): see the unit's plans and tasks; draft, edit and
+# publish (cascade) the unit's plans; complete the unit's tasks with records
+PLAN_VIEW = "plans.view_workplan"
+PLAN_MANAGE = "plans.change_workplan"
+TASK_VIEW = "plans.view_task"
+TASK_COMPLETE = "plans.complete_task"
+_PLAN_ALL = frozenset({PLAN_VIEW, PLAN_MANAGE, TASK_VIEW, TASK_COMPLETE})
+_PLAN_READ = frozenset({PLAN_VIEW, TASK_VIEW})
 
 _ORG_AND_PEOPLE_ADMIN = frozenset(
     {
@@ -170,6 +178,17 @@ for _role, _perms in {
     Role.PARTY_ADMIN: _AUDIT_ALL,
     Role.BRANCH_SECRETARY: frozenset({AUDIT_VIEW}),
     Role.INTERNAL_AUDITOR: frozenset({AUDITOR_VIEW, AUDIT_VIEW, AUDIT_PERFORM}),
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
+# work plans and tasks, per role
+for _role, _perms in {
+    Role.PARTY_ADMIN: _PLAN_ALL,
+    Role.BRANCH_SECRETARY: _PLAN_ALL,
+    Role.PARTY_WORKER: _PLAN_ALL,
+    Role.INTERNAL_AUDITOR: _PLAN_READ,
+    Role.EXTERNAL_EXPERT: _PLAN_READ,
 }.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
