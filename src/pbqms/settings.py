@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "pbqms.audits",
     "pbqms.records",
     "pbqms.system",
+    "pbqms.reviews",
     "pbqms.plans",
 ]
 

@@ -193,5 +193,18 @@ for _role, _perms in {
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 
+# management review (pbqms.reviews): see the reviews of the unit (and, wherever they are,
+# those one chairs, attends or owns an output of); plan and run them (the committee)
+REVIEW_VIEW = "reviews.view_managementreview"
+REVIEW_MANAGE = "reviews.manage_managementreview"
+for _role, _perms in {
+    Role.PARTY_ADMIN: frozenset({REVIEW_VIEW, REVIEW_MANAGE}),
+    Role.BRANCH_SECRETARY: frozenset({REVIEW_VIEW}),
+    Role.PARTY_WORKER: frozenset({REVIEW_VIEW}),
+    Role.EXTERNAL_EXPERT: frozenset({REVIEW_VIEW}),
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
+
+
 def permissions_of(role: str) -> frozenset[str]:
     return ROLE_PERMISSIONS.get(role, frozenset())
