@@ -303,7 +303,10 @@ def test_deactivate_needs_reason_then_ends_sessions(client, users, login):
     assert entry.changes["is_active"] == [True, False]
     assert entry.reason == "已调离"
     assert entry.actor_id == users.system_admin.pk
-    # the deactivated user's open session no longer works, nor does signing in
+    # the deactivated user's open session is gone server-side, nor can they sign in
+    from django.contrib.sessions.models import Session
+
+    assert not Session.objects.filter(session_key=victim_client.session.session_key).exists()
     assert victim_client.get("/").status_code == 302
     response = victim_client.post(LOGIN_URL, {"username": "sec_a1", "password": PASSWORD})
     assert response.status_code == 200
@@ -373,19 +376,23 @@ def test_unknown_user_is_404(client, users, login):
     assert client.get(reverse("accounts:user_edit", args=[999999])).status_code == 404
 
 
-def test_sessions_of_deactivated_user_are_not_deleted_but_refused(client, users, login):
-    """Deactivation does not walk the session table; the auth backend refuses the user."""
+def test_sessions_of_deactivated_user_are_deleted_others_kept(client, users, login):
+    """Deactivation deletes the user's open sessions server-side; other users' stay."""
     from django.test import Client
 
     other = Client()
     other.force_login(users.auditor)
     key = other.session.session_key
+    bystander = Client()
+    bystander.force_login(users.member_a1)
+    bystander_key = bystander.session.session_key
     login(users.system_admin)
     client.post(
         reverse("accounts:user_set_active", args=[users.auditor.pk]),
         {"active": "0", "reason": "离职"},
     )
-    assert Session.objects.filter(session_key=key).exists()
+    assert not Session.objects.filter(session_key=key).exists()
+    assert Session.objects.filter(session_key=bystander_key).exists()
     assert other.get("/").status_code == 302
 
 

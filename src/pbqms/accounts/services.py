@@ -223,8 +223,8 @@ def person_in_scope(actor, person) -> bool:
 
 @transaction.atomic
 def set_active(*, actor, user: User, active: bool, reason: str = "") -> User:
-    """Deactivate (the account can no longer sign in; open sessions end at their next
-    request) or reactivate an account."""
+    """Deactivate (the account can no longer sign in and its open sessions are deleted
+    server-side) or reactivate an account."""
     _require_manageable(actor, user)
     if not active and user.pk == getattr(actor, "pk", None):
         raise ValidationError({"reason": _("You cannot deactivate your own account.")})
@@ -235,7 +235,22 @@ def set_active(*, actor, user: User, active: bool, reason: str = "") -> User:
     with action_context(reason=(reason or "").strip()):
         user.is_active = active
         user.save()
+    if not active:
+        end_sessions(user)
     return user
+
+
+def end_sessions(user: User) -> int:
+    """Delete every open session of ``user`` (database sessions); returns how many."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    ids = []
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
+            ids.append(session.pk)
+    Session.objects.filter(pk__in=ids).delete()
+    return len(ids)
 
 
 @transaction.atomic
