@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "pbqms.audits",
     "pbqms.records",
     "pbqms.system",
+    "pbqms.objectives",
+    "pbqms.processes",
     "pbqms.reviews",
     "pbqms.plans",
 ]

@@ -94,6 +94,16 @@ CONFORMITY_VIEW = "system.view_conformityresult"
 CONFORMITY_EXCEPT = "system.add_conformityexception"
 _SYSTEM_READ = frozenset({REQUIREMENT_VIEW, OBLIGATION_VIEW, CONFORMITY_VIEW})
 _SYSTEM_ALL = _SYSTEM_READ | {REQUIREMENT_MANAGE, OBLIGATION_MANAGE, CONFORMITY_EXCEPT}
+# policy and objectives (pbqms.objectives): read the policy, objectives and indicators of
+# the unit and of the committees above it; state them and break indicators down (the
+# committee); enter the unit's own indicator values (secretaries, party workers)
+OBJECTIVE_VIEW = "objectives.view_policy"
+OBJECTIVE_MANAGE = "objectives.change_policy"
+MEASUREMENT_ENTER = "objectives.add_measurement"
+# processes (pbqms.processes): read the process map (own and the committees' above);
+# define and edit processes (the committee)
+PROCESS_VIEW = "processes.view_process"
+PROCESS_MANAGE = "processes.change_process"
 # work plans and tasks (pbqms.plans): see the unit's plans and tasks; draft, edit and
 # publish (cascade) the unit's plans; complete the unit's tasks with records
 PLAN_VIEW = "plans.view_workplan"
@@ -172,6 +182,19 @@ for _role, _perms in {
 }.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
+
+# policy, objectives and processes, per role
+for _role, _perms in {
+    Role.PARTY_ADMIN: frozenset(
+        {OBJECTIVE_VIEW, OBJECTIVE_MANAGE, MEASUREMENT_ENTER, PROCESS_VIEW, PROCESS_MANAGE}
+    ),
+    Role.BRANCH_SECRETARY: frozenset({OBJECTIVE_VIEW, MEASUREMENT_ENTER, PROCESS_VIEW}),
+    Role.PARTY_WORKER: frozenset({OBJECTIVE_VIEW, MEASUREMENT_ENTER, PROCESS_VIEW}),
+    Role.MEMBER: frozenset({OBJECTIVE_VIEW, PROCESS_VIEW}),
+    Role.INTERNAL_AUDITOR: frozenset({OBJECTIVE_VIEW, PROCESS_VIEW}),
+    Role.EXTERNAL_EXPERT: frozenset({OBJECTIVE_VIEW, PROCESS_VIEW}),
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
 # internal audits, per role
 for _role, _perms in {
