@@ -178,9 +178,11 @@ def ensure_builtin_requirements(requirement_model=None) -> int:
     return len(new)
 
 
-def ensure_builtin_obligations(owner, active_from=None) -> list:
+def ensure_builtin_obligations(owner, active_from=None, due_offsets=None) -> list:
     """The usual obligations (one per party activity with a record template) for the units
-    under ``owner``; existing ones (same requirement and owner) are kept."""
+    under ``owner``; existing ones (same requirement and owner) are kept. ``due_offsets``:
+    {requirement code: days into the period} for obligations due before the period ends."""
+    due_offsets = due_offsets or {}
     from pbqms.records.models import RecordTemplate
     from pbqms.system.models import Obligation, Requirement
 
@@ -202,6 +204,7 @@ def ensure_builtin_obligations(owner, active_from=None) -> list:
                 activity=template,
                 frequency=spec["frequency"],
                 counting=spec.get("counting", "none"),
+                due_offset_days=due_offsets.get(spec["code"]),
                 active_from=active_from,
             )
         )
