@@ -12,6 +12,7 @@ urlpatterns = [
     path("programmes/<int:pk>/edit/", views.programme_edit, name="programme_edit"),
     path("programmes/<int:pk>/status/", views.programme_transition, name="programme_transition"),
     path("programmes/<int:pk>/propose/", views.programme_propose, name="programme_propose"),
+    path("programmes/<int:pk>/risk/", views.programme_risk, name="programme_risk"),
     path("programmes/<int:pk>/audits/new/", views.audit_create, name="audit_create"),
     path("<int:pk>/", views.audit_detail, name="audit_detail"),
     path("<int:pk>/edit/", views.audit_edit, name="audit_edit"),

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from pbqms.audits import assignment, forms, services
+from pbqms.audits import assignment, forms, risk, services
 from pbqms.audits.models import Audit, AuditorQualification, AuditProgramme, ChecklistItem
 from pbqms.core import roles, scope, workflow
 from pbqms.core.history import history_for
@@ -361,7 +361,56 @@ def programme_detail(request, pk):
         "transitions": workflow.allowed(programme, user),
         "history": history_for(programme),
     }
+    if can_manage:
+        ranked = risk.rank_units(programme)
+        context["show_risk"] = True
+        context["risk_total"] = len(ranked)
+        context["risk_rows"] = _risk_rows(ranked[:RISK_TOP])
     return render(request, "audits/programme_detail.html", context)
+
+
+RISK_TOP = 8
+
+
+def _risk_rows(ranked):
+    return [
+        {
+            "r": r,
+            "parts": [(name, r.contributions[name]) for name in risk.FACTORS],
+            "reasons": risk.explain(r),
+        }
+        for r in ranked
+    ]
+
+
+@login_required
+def programme_risk(request, pk):
+    """Every unit of the programme ranked by risk (risk-based programme), riskiest first;
+    each row explains its score factor by factor."""
+    user = request.user
+    programme = _programme(request, pk)
+    if not scope.has_perm(user, roles.AUDIT_MANAGE, programme.org):
+        raise PermissionDenied
+    ranked = risk.rank_units(programme)
+    hide_planned = request.GET.get("unplanned") == "1"
+    if hide_planned:
+        ranked = [r for r in ranked if not r.planned]
+    page = paginate(request, ranked)
+    context = {
+        "programme": programme,
+        "page": page,
+        "rows": _risk_rows(page.object_list),
+        "offset": page.start_index() - 1 if page.paginator.count else 0,
+        "unplanned": hide_planned,
+        "qs": querystring_without(request, "page"),
+        "weights": {
+            "conformity": risk.W_CONFORMITY,
+            "open": risk.W_OPEN,
+            "repeat": risk.W_REPEAT,
+            "since": risk.W_SINCE,
+        },
+    }
+    return render(request, "audits/programme_risk.html", context)
 
 
 @login_required
@@ -500,7 +549,13 @@ def audit_create(request, pk):
     programme = _programme(request, pk)
     if not scope.has_perm(user, roles.AUDIT_MANAGE, programme.org):
         raise PermissionDenied
-    form = forms.AuditForm(request.POST or None, units=_units_under(programme.org))
+    units = _units_under(programme.org)
+    initial = {}
+    wanted = [v for v in request.GET.getlist("unit") if v.isdigit()]
+    if wanted:
+        # "plan an audit" from the risk ranking: the chosen units preselected
+        initial["audited_units"] = list(units.filter(pk__in=wanted))
+    form = forms.AuditForm(request.POST or None, units=units, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             audit = services.create_audit(
