@@ -77,9 +77,7 @@ def test_more_risk_never_lowers_the_score(f, factor):
     elif factor == "repeats":
         worse = dataclasses.replace(f, repeats=f.repeats + 1)
     else:
-        older = (
-            None if f.last_audit is None else f.last_audit - datetime.timedelta(days=40)
-        )
+        older = None if f.last_audit is None else f.last_audit - datetime.timedelta(days=40)
         worse = dataclasses.replace(f, last_audit=older)
     assert risk.score(worse, TODAY).score >= risk.score(f, TODAY).score
 

@@ -23,7 +23,6 @@ loads the facts for a programme's units in a fixed number of queries.
 from __future__ import annotations
 
 import datetime
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Max, Q
@@ -197,9 +196,7 @@ def load_facts(units: list, today: datetime.date) -> dict[int, Facts]:
     window_start = today - datetime.timedelta(days=CONFORMITY_WINDOW_DAYS)
     missing_q = Q(status=S.MISSING) | Q(status=S.UPCOMING, due_on__lt=today)
     rows = (
-        ConformityResult.objects.filter(
-            org_id__in=ids, due_on__gte=window_start, due_on__lt=today
-        )
+        ConformityResult.objects.filter(org_id__in=ids, due_on__gte=window_start, due_on__lt=today)
         .order_by()
         .values("org_id")
         .annotate(
@@ -226,9 +223,7 @@ def load_facts(units: list, today: datetime.date) -> dict[int, Facts]:
             .annotate(
                 open=Count("pk", filter=open_q),
                 major=Count("pk", filter=open_q & Q(severity="major")),
-                repeats=Count(
-                    "pk", filter=Q(repeat_of__isnull=False, raised_on__gte=repeat_start)
-                ),
+                repeats=Count("pk", filter=Q(repeat_of__isnull=False, raised_on__gte=repeat_start)),
             )
         ):
             d = data[r["org_id"]]
