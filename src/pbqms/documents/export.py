@@ -19,6 +19,7 @@ from docx.shared import Pt, RGBColor
 
 from pbqms.core import signatures
 from pbqms.core.models import Signature
+from pbqms.documents import modes
 from pbqms.documents.models import Document, DocumentVersion
 
 FONT = "SimSun"  # 宋体: present on Chinese office PCs; Word substitutes elsewhere
@@ -131,7 +132,7 @@ def _cover(doc, version: DocumentVersion, *, marking: str) -> None:
         align=WD_ALIGN_PARAGRAPH.CENTER,
         font=HEADING_FONT,
     )
-    _para(doc, document.get_doc_type_display(), size=14, align=WD_ALIGN_PARAGRAPH.CENTER)
+    _para(doc, modes.Resolver().type_label(document), size=14, align=WD_ALIGN_PARAGRAPH.CENTER)
     _para(doc)
     info = doc.add_table(rows=0, cols=2)
     info.style = "Table Grid"
@@ -332,13 +333,14 @@ def master_list_xlsx(documents, out) -> int:
         row.append(cell)
     sheet.append(row)
     count = 0
+    resolver = modes.Resolver()
     for d in documents:
         v = d.effective_version
         sheet.append(
             [
                 d.number,
                 d.title,
-                str(d.get_doc_type_display()),
+                resolver.type_label(d),
                 v.label if v else "",
                 v.effective_on if v else None,
                 d.org.name,

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pbqms.core.roles import Role
 from pbqms.documents.models import Document, DocumentReview, DocumentVersion
+from pbqms.documents.modes import COMBINED, COMBINED_LABEL
 from pbqms.orgs.forms import (
     DATE_WIDGET,
     StyledFormMixin,
@@ -126,8 +127,12 @@ class DocumentCreateForm(StyledFormMixin, DistributionMixin):
         "change_reason",
     ]
 
-    def __init__(self, *args, units=None, parents=None, all_units=None, **kwargs):
+    def __init__(
+        self, *args, units=None, parents=None, all_units=None, type_choices=None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
+        if type_choices is not None:
+            self.fields["doc_type"].choices = type_choices
         if units is not None:
             self.fields["org"].queryset = units
             self.fields["org"].base_depth = unit_queryset_depth(units)
@@ -334,11 +339,31 @@ class DocumentFilterForm(StyledFormMixin, forms.Form):
         empty_label=_("All units"),
     )
 
-    def __init__(self, *args, units=None, **kwargs):
+    def __init__(self, *args, units=None, combined=False, **kwargs):
         super().__init__(*args, **kwargs)
+        if combined:
+            # simplified mode (三合为一): the three types can also be filtered as one
+            choices = list(self.fields["doc_type"].choices)
+            at = [value for value, _label in choices].index(Document.Type.PROCEDURE)
+            choices.insert(at, (COMBINED, COMBINED_LABEL))
+            self.fields["doc_type"].choices = choices
         if units is not None:
             self.fields["org"].queryset = units
             self.fields["org"].base_depth = unit_queryset_depth(units)
+
+
+class DocumentSystemForm(StyledFormMixin, forms.Form):
+    org = forms.IntegerField(widget=forms.HiddenInput)
+    simplified = forms.TypedChoiceField(
+        label=_("Document system"),
+        choices=[
+            ("0", _("Five types (manual, procedures, work instructions, regulations, forms)")),
+            ("1", _("Simplified: procedures, work instructions and regulations as one type")),
+        ],
+        coerce=lambda v: v == "1",
+        widget=forms.RadioSelect,
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
 class StarterForm(StyledFormMixin, forms.Form):

@@ -680,3 +680,33 @@ class DocumentReview(VersionedModel):
 
     def __str__(self) -> str:
         return f"{self.document_id} · {self.get_conclusion_display()}"
+
+
+class DocumentSystemSetting(VersionedModel):
+    """How a unit's document system is organised. In simplified mode (三合为一) procedures,
+    work instructions and regulations are offered and shown as one type, “程序/作业/制度文件”;
+    the documents keep their stored type, so switching back shows the original types. The
+    setting of a unit applies to its subtree unless a unit below has its own."""
+
+    org = models.OneToOneField(
+        Organization,
+        verbose_name=_("unit"),
+        on_delete=models.CASCADE,
+        related_name="document_system_setting",
+    )
+    simplified = models.BooleanField(
+        _("simplified mode"),
+        default=False,
+        help_text=_(
+            "Procedures, work instructions and regulations are one type "
+            "(procedure / instruction / regulation)."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("document system setting")
+        verbose_name_plural = _("document system settings")
+        ordering = ["org__path"]
+
+    def __str__(self) -> str:
+        return f"{self.org_id} · {'simplified' if self.simplified else 'full'}"

@@ -26,7 +26,7 @@ from pbqms.core.locking import check_version
 from pbqms.core.models import NumberSequence, Signature
 from pbqms.core.numbering import next_number
 from pbqms.core.roles import Role
-from pbqms.documents import files, rendering
+from pbqms.documents import files, modes, rendering
 from pbqms.documents.models import (
     SYSTEM,
     Acknowledgement,
@@ -338,7 +338,15 @@ def create_document(
     title = (title or "").strip()
     if not title:
         errors["title"] = _("Enter the document's title.")
-    if doc_type not in T.values:
+    if doc_type == modes.COMBINED:
+        # the merged type of the simplified mode (三合为一): offered by units using it
+        if not modes.is_simplified(org):
+            errors["doc_type"] = _(
+                "%(unit)s keeps procedures, work instructions and regulations apart: choose "
+                "one of them."
+            ) % {"unit": org}
+        doc_type = modes.stored_type(doc_type)
+    elif doc_type not in T.values:
         errors["doc_type"] = _("Choose the document type.")
     if errors:
         raise ValidationError(errors)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("reviews/", views.reviews, name="reviews"),
     path("new/", views.document_create, name="create"),
     path("starter/", views.starter_set, name="starter"),
+    path("system/", views.document_system, name="system"),
     path("preview/", views.preview, name="preview"),
     path("<int:pk>/", views.document_detail, name="detail"),
     path("<int:pk>/diff/", views.diff, name="diff"),

@@ -31,11 +31,12 @@ from pbqms.core.listing import (
     vary_on_htmx,
 )
 from pbqms.core.models import ChangeLogEntry
-from pbqms.documents import export, files, forms, rendering, services, starter
+from pbqms.documents import export, files, forms, modes, rendering, services, starter
 from pbqms.documents.models import (
     Acknowledgement,
     Document,
     DocumentLink,
+    DocumentSystemSetting,
     DocumentVersion,
     VersionAssignment,
 )
@@ -122,7 +123,9 @@ def _filtered(user, form):
     if form.is_valid():
         data = form.cleaned_data
         status = data.get("status") or "effective"
-        if data.get("doc_type"):
+        if data.get("doc_type") == modes.COMBINED:
+            qs = qs.filter(doc_type__in=modes.COMBINED_TYPES)
+        elif data.get("doc_type"):
             qs = qs.filter(doc_type=data["doc_type"])
         if data.get("org"):
             qs = qs.filter(org__path__startswith=data["org"].path)
@@ -153,11 +156,15 @@ def _filtered(user, form):
 def document_list(request):
     user = request.user
     _require_reader(user)
-    form = forms.DocumentFilterForm(request.GET or None, units=_filter_units(user))
+    resolver = modes.Resolver()
+    form = forms.DocumentFilterForm(
+        request.GET or None, units=_filter_units(user), combined=resolver.any_simplified
+    )
     qs, status = _filtered(user, form)
     qs, sort = apply_sort(request, qs, SORTS, "number")
     page = paginate(request, qs)
     today = timezone.localdate()
+    modes.label_documents(page.object_list, resolver)
     for doc in page.object_list:
         doc.review_state = review_state(doc, today)
     base_qs = querystring_without(request, "page", "sort")
@@ -207,7 +214,9 @@ def document_list_export(request):
     """The master list as .xlsx, with the list page's filters and scope; audited."""
     user = request.user
     _require_reader(user)
-    form = forms.DocumentFilterForm(request.GET or None, units=_filter_units(user))
+    form = forms.DocumentFilterForm(
+        request.GET or None, units=_filter_units(user), combined=modes.Resolver().any_simplified
+    )
     qs, _status = _filtered(user, form)
     qs, _sort = apply_sort(request, qs, SORTS, "number")
     out = io.BytesIO()
@@ -228,10 +237,12 @@ def document_list_export(request):
 # ---------------------------------------------------------------- tree
 
 
-def build_tree(documents: list[Document]) -> list[Document]:
+def build_tree(documents: list[Document], resolver=None) -> list[Document]:
     """Nest documents under their parents (manual → procedures → the rest); documents whose
-    parent is not in the list are roots. Children sorted by type then number."""
-    type_order = {value: i for i, value in enumerate(T.values)}
+    parent is not in the list are roots. Children sorted by type then number (in a
+    simplified system the merged types sort as one)."""
+    resolver = resolver or modes.Resolver()
+    modes.label_documents(documents, resolver)
     by_id = {d.pk: d for d in documents}
     for d in documents:
         d.tree_children = []
@@ -241,7 +252,7 @@ def build_tree(documents: list[Document]) -> list[Document]:
         (parent.tree_children if parent else roots).append(d)
 
     def key(d):
-        return (type_order.get(d.doc_type, 9), d.number)
+        return (resolver.type_order(d, d.org.path), d.number)
 
     for d in documents:
         d.tree_children.sort(key=key)
@@ -318,9 +329,10 @@ def tree_children(request, pk):
     )
     if not show_obsolete:
         qs = qs.exclude(status=Document.Status.OBSOLETE)
-    type_order = {value: i for i, value in enumerate(T.values)}
+    resolver = modes.Resolver()
     nodes = list(qs.order_by("number")[:CHILDREN_LIMIT])
-    nodes.sort(key=lambda d: (type_order.get(d.doc_type, 9), d.number))
+    modes.label_documents(nodes, resolver)
+    nodes.sort(key=lambda d: (resolver.type_order(d, d.org.path), d.number))
     _with_child_counts(user, nodes, show_obsolete)
     for node in nodes:
         node.tree_children = []
@@ -409,9 +421,11 @@ def document_detail(request, pk):
         _documents(user)
         .filter(parent=document)
         .exclude(status=Document.Status.OBSOLETE)
-        .select_related("effective_version")
+        .select_related("effective_version", "org")
         .order_by("number")[:200]
     )
+    resolver = modes.Resolver()
+    modes.label_documents([document, *children], resolver)
     parent_visible = (
         document.parent
         if document.parent_id and _documents(user).filter(pk=document.parent_id).exists()
@@ -475,7 +489,16 @@ def document_create(request):
         raise PermissionDenied
     units = _units_for(user, roles.DOC_DRAFT)
     all_units = _units_for(user, roles.ORG_VIEW)
-    kwargs = {"units": units, "parents": _parent_choices(user), "all_units": all_units}
+    # simplified mode (三合为一): the units' systems decide which types are offered
+    resolver = modes.Resolver()
+    unit_modes = {resolver.simplified(p) for p in units.values_list("path", flat=True)}
+    simplified = True in unit_modes
+    kwargs = {
+        "units": units,
+        "parents": _parent_choices(user),
+        "all_units": all_units,
+        "type_choices": modes.type_choices(simplified, full=False in unit_modes or not unit_modes),
+    }
     if request.method == "POST":
         form = forms.DocumentCreateForm(request.POST, request.FILES, **kwargs)
         if form.is_valid():
@@ -512,6 +535,8 @@ def document_create(request):
             initial["parent"] = request.GET.get("parent")
         if request.GET.get("type") in T.values:
             initial["doc_type"] = request.GET["type"]
+            if simplified and initial["doc_type"] in modes.COMBINED_TYPES:
+                initial["doc_type"] = modes.COMBINED
         first = units.order_by("depth", "path").first()
         if first is not None:
             initial["org"] = first.pk
@@ -1076,3 +1101,77 @@ def starter_set(request):
             return redirect("documents:tree")
     context = {"form": form, "procedures": starter.PROCEDURES, "manual": starter.MANUAL_TITLE}
     return render(request, "documents/starter.html", context)
+
+
+# ---------------------------------------------------------------- document system mode
+
+
+@login_required
+def document_system(request):
+    """Document administrators switch their committees' document systems between the five
+    types and the simplified mode (三合为一); documents keep their types either way."""
+    user = request.user
+    if not scope.has_perm(user, roles.DOC_MANAGE):
+        raise PermissionDenied
+    units = list(modes.settable_units(user)[:200])
+    settings_by_org = {
+        s.org_id: s for s in DocumentSystemSetting.objects.filter(org__in=[u.pk for u in units])
+    }
+    resolver = modes.Resolver()
+    errors: dict[int, list[str]] = {}
+    if request.method == "POST":
+        form = forms.DocumentSystemForm(request.POST)
+        if form.is_valid():
+            org = next((u for u in units if u.pk == form.cleaned_data["org"]), None)
+            if org is None:
+                raise Http404
+            try:
+                modes.set_mode(
+                    org,
+                    actor=user,
+                    simplified=form.cleaned_data["simplified"],
+                    expected_version=form.cleaned_data.get("version"),
+                )
+            except ValidationError as exc:
+                errors[org.pk] = exc.messages
+            else:
+                messages.success(
+                    request,
+                    _("The document system of %(unit)s was switched.") % {"unit": org.name},
+                )
+                return redirect("documents:system")
+        else:
+            messages.error(request, _("Choose how the document system is organised."))
+    rows = []
+    for unit in units:
+        setting = settings_by_org.get(unit.pk)
+        simplified = resolver.simplified(unit.path)
+        rows.append(
+            {
+                "unit": unit,
+                "setting": setting,
+                "simplified": simplified,
+                "inherited": setting is None,
+                "form": forms.DocumentSystemForm(
+                    initial={
+                        "org": unit.pk,
+                        "simplified": "1" if simplified else "0",
+                        "version": setting.version if setting else None,
+                    },
+                    auto_id=f"id_{unit.pk}_%s",
+                ),
+                "errors": errors.get(unit.pk, []),
+            }
+        )
+    history = list(
+        ChangeLogEntry.objects.filter(
+            object_type="documents.documentsystemsetting",
+            object_id__in=[str(s.pk) for s in settings_by_org.values()],
+        ).order_by("-id")[:50]
+    )
+    context = {
+        "rows": rows,
+        "history": history,
+        "combined_label": modes.COMBINED_LABEL,
+    }
+    return render(request, "documents/system.html", context)
