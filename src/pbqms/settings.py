@@ -293,6 +293,9 @@ EMAIL_USE_TLS = env_bool("PBQMS_EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("PBQMS_EMAIL_FROM", "pbqms@localhost")
 
+# backups keep microseconds (the change-log hashes depend on them): pbqms.core.backup
+SERIALIZATION_MODULES = {"pbqmsjson": "pbqms.core.backup_format"}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
