@@ -303,8 +303,31 @@ class TestLifecycle:
         assert fresh(v).status == S.DRAFT
         assert not fresh(v).assignments.filter(signed_at__isnull=False).exists()
 
-    def test_effective_date_in_the_past_is_refused(self, make_doc, people):
-        v = make_doc().latest_version
+    def test_past_effective_date_takes_effect_at_once(self, make_doc, people, release, users):
+        past = TODAY() - datetime.timedelta(days=20)
+        v = release(make_doc().latest_version, effective_on=past)
+        assert v.status == S.EFFECTIVE and v.effective_on == past
+        doc = fresh(v.document)
+        assert doc.effective_version_id == v.pk
+        assert doc.next_review_on == services.add_months(past, 12)
+        # the readers still get the whole period to acknowledge, counted from today
+        ack = v.acknowledgements.get()
+        assert ack.due == TODAY() + datetime.timedelta(days=services.ACKNOWLEDGE_WITHIN_DAYS)
+
+    def test_past_effective_date_supersedes_the_version_in_force(self, make_doc, people, release):
+        first = release(make_doc().latest_version, effective_on=TODAY() - datetime.timedelta(30))
+        rev = services.start_revision(first.document, actor=people.author, reason="职责调整")
+        v = release(rev, effective_on=TODAY() - datetime.timedelta(days=5))
+        assert v.status == S.EFFECTIVE
+        old = fresh(first)
+        assert old.status == S.SUPERSEDED and old.ended_on == TODAY()
+        assert fresh(v.document).effective_version_id == v.pk
+
+    def test_effective_date_before_the_superseded_version_is_refused(
+        self, make_doc, people, release
+    ):
+        first = release(make_doc().latest_version, effective_on=TODAY() - datetime.timedelta(10))
+        v = services.start_revision(first.document, actor=people.author, reason="职责调整")
         services.submit(v, actor=people.author, password=PASSWORD)
         services.review(v, actor=people.reviewer, password=PASSWORD)
         with pytest.raises(ValidationError) as exc:
@@ -312,10 +335,11 @@ class TestLifecycle:
                 v,
                 actor=people.approver,
                 password=PASSWORD,
-                effective_on=TODAY() - datetime.timedelta(days=1),
+                effective_on=TODAY() - datetime.timedelta(days=11),
             )
         assert "effective_on" in exc.value.message_dict
         assert fresh(v).status == S.AWAITING_APPROVAL
+        assert fresh(first).status == S.EFFECTIVE
 
     def test_withdraw_needs_a_reason(self, make_doc, people):
         v = make_doc().latest_version

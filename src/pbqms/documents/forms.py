@@ -218,7 +218,10 @@ class TransitionForm(StyledFormMixin, forms.Form):
         label=_("Effective date"),
         widget=DATE_WIDGET,
         initial=timezone.localdate,
-        help_text=_("The version takes effect on this day (today: at once)."),
+        help_text=_(
+            "The version takes effect on this day: today or an earlier day, at once "
+            "(the version in force is superseded); a later day, when it comes."
+        ),
     )
     reason = forms.CharField(
         label=_("Comments"),

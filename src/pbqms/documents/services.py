@@ -500,7 +500,10 @@ def send_back(version: DocumentVersion, *, actor, comment: str) -> DocumentVersi
     return version
 
 
-def _clean_effective_on(value) -> datetime.date:
+def _clean_effective_on(value, version: DocumentVersion | None = None) -> datetime.date:
+    """The effective date: today or earlier takes effect at once (a version approved after
+    the date it was meant to apply from), a later day is scheduled. Never before the
+    effective date of the version it supersedes."""
     if not value:
         raise ValidationError({"effective_on": _("Enter the date the version takes effect.")})
     if isinstance(value, str):
@@ -508,8 +511,23 @@ def _clean_effective_on(value) -> datetime.date:
             value = datetime.date.fromisoformat(value)
         except ValueError as exc:
             raise ValidationError({"effective_on": _("Enter a valid date.")}) from exc
-    if value < timezone.localdate():
-        raise ValidationError({"effective_on": _("The effective date cannot be in the past.")})
+    if version is not None and value < timezone.localdate():
+        current = (
+            DocumentVersion.objects.filter(document_id=version.document_id, status=S.EFFECTIVE)
+            .exclude(pk=version.pk)
+            .values_list("effective_on", flat=True)
+            .first()
+        )
+        if current is not None and value < current:
+            raise ValidationError(
+                {
+                    "effective_on": _(
+                        "The effective date cannot be before that of the version it supersedes "
+                        "(%(date)s)."
+                    )
+                    % {"date": current.isoformat()}
+                }
+            )
     return value
 
 
@@ -522,8 +540,9 @@ def approve(
     comment: str = "",
 ) -> DocumentVersion:
     """An approver signs 批准 with the effective date; when the last approver has signed,
-    the version is approved, and takes effect at once if the date is today."""
-    effective_on = _clean_effective_on(effective_on)
+    the version is approved, and takes effect at once if the date is today or past
+    (superseding the previous version); a future date waits for the daily job."""
+    effective_on = _clean_effective_on(effective_on, version)
     _signing_step(version, "approve", actor, password)
     with transaction.atomic():
         document = Document.objects.select_for_update().get(pk=version.document_id)
@@ -743,9 +762,9 @@ def _audience(document: Document):
 def create_acknowledgements(version: DocumentVersion) -> int:
     """Read-and-acknowledge tasks for the people the document applies to (with accounts),
     when a version takes effect. Returns how many were created."""
-    due = (version.effective_on or timezone.localdate()) + datetime.timedelta(
-        days=ACKNOWLEDGE_WITHIN_DAYS
-    )
+    # a version approved with a past effective date still leaves the full period to read it
+    start = max(version.effective_on or timezone.localdate(), timezone.localdate())
+    due = start + datetime.timedelta(days=ACKNOWLEDGE_WITHIN_DAYS)
     existing = set(version.acknowledgements.values_list("person_id", flat=True))
     rows = [
         Acknowledgement(document_version=version, person_id=pid, org_id=org_id, due=due)
