@@ -5,7 +5,7 @@ import datetime
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from pbqms.audits.models import Audit, AuditorQualification, ChecklistItem
+from pbqms.audits.models import Audit, AuditorQualification, ChecklistItem, ChecklistTemplate
 from pbqms.orgs.models import Organization, Person
 
 
@@ -210,6 +210,33 @@ class ChecklistItemForm(_Styled, forms.Form):
     def __init__(self, *args, units=None, **kw):
         super().__init__(*args, **kw)
         self.fields["unit"].queryset = units if units is not None else Organization.objects.none()
+        self._style()
+
+
+class ChecklistItemEditForm(ChecklistItemForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+
+class SaveTemplateForm(_Styled, forms.Form):
+    name = forms.CharField(label=_("Template name"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._style()
+
+
+class ApplyTemplateForm(_Styled, forms.Form):
+    template = forms.ModelChoiceField(
+        label=_("Checklist template"), queryset=ChecklistTemplate.objects.none()
+    )
+
+    def __init__(self, *args, templates=None, **kw):
+        super().__init__(*args, **kw)
+        if templates is not None:
+            self.fields["template"].queryset = templates
         self._style()
 
 

@@ -318,6 +318,13 @@ class ChecklistItem(VersionedModel):
         MINOR = "minor", _("Minor nonconformity")  # 一般不符合
         MAJOR = "major", _("Major nonconformity")  # 严重不符合
 
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Added by hand")
+        OBLIGATION = "obligation", _("Obligation")
+        DOCUMENT = "document", _("Controlled document")
+        GAP = "gap", _("Conformity gap")
+        TEMPLATE = "template", _("Checklist template")
+
     NONCONFORMING = frozenset({Result.MINOR, Result.MAJOR})
 
     audit = models.ForeignKey(
@@ -337,6 +344,18 @@ class ChecklistItem(VersionedModel):
     result = models.CharField(_("result"), max_length=12, choices=Result.choices, blank=True)
     evidence = models.TextField(_("evidence"), blank=True)
     nonconformity_id = models.BigIntegerField(_("nonconformity"), null=True, blank=True)
+    source = models.CharField(
+        _("generated from"), max_length=12, choices=Source.choices, default=Source.MANUAL
+    )
+    source_ref = models.CharField(
+        _("evidence reference"),
+        max_length=300,
+        blank=True,
+        help_text=_("Where the item comes from: the obligation, document or conformity cell."),
+    )
+    # what generated the item ("obligation:3", "document:7", "gap:1234"), so that
+    # generating again adds only what is new
+    source_key = models.CharField(max_length=60, blank=True, db_index=True)
 
     org_scope_field = "audit__programme__org"
 
@@ -344,6 +363,68 @@ class ChecklistItem(VersionedModel):
         verbose_name = _("checklist item")
         verbose_name_plural = _("checklist items")
         ordering = ["audit_id", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.criterion
+
+
+class ChecklistTemplateQuerySet(models.QuerySet):
+    def visible_to(self, user, perm: str | None = None):
+        """Checklist templates are shared inside the enterprise: whoever works on audits
+        (views them or fills checklists) may reuse every template."""
+        if scope.has_perm(user, roles.AUDIT_VIEW) or scope.has_perm(user, roles.AUDIT_PERFORM):
+            return self.all()
+        return self.none()
+
+
+class ChecklistTemplate(VersionedModel):
+    """A reusable checklist (检查表模板): saved from an audit's checklist, applied to others."""
+
+    name = models.CharField(_("name"), max_length=200)
+    org = models.ForeignKey(
+        Organization,
+        verbose_name=_("owner committee"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    description = models.TextField(_("description"), blank=True)
+    created_from = models.ForeignKey(
+        Audit,
+        verbose_name=_("saved from audit"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = ChecklistTemplateQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("checklist template")
+        verbose_name_plural = _("checklist templates")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChecklistTemplateItem(VersionedModel):
+    template = models.ForeignKey(
+        ChecklistTemplate,
+        verbose_name=_("checklist template"),
+        on_delete=models.CASCADE,
+        related_name="items",
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+    criterion = models.CharField(_("criterion"), max_length=300)
+    question = models.TextField(_("question"))
+
+    org_scope_field = "template__org"
+
+    class Meta:
+        verbose_name = _("checklist template item")
+        verbose_name_plural = _("checklist template items")
+        ordering = ["template_id", "position", "id"]
 
     def __str__(self) -> str:
         return self.criterion

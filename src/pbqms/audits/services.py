@@ -8,6 +8,7 @@ from collections import defaultdict
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from pbqms.audits import assignment
@@ -527,3 +528,292 @@ def raise_from_item(*, actor, item, title: str, correction_due, unit=None):
         locked.nonconformity_id = nc.pk
         locked.save()
     return nc
+
+
+# --- checklist generation, editing and templates ------------------------------------------
+
+GAP_WINDOW_DAYS = 365
+MAX_GAP_ITEMS = 200
+
+
+def _checklist_open(audit) -> None:
+    if audit.status not in (Audit.Status.PLANNED, Audit.Status.IN_PROGRESS):
+        raise ValidationError(_("The checklist of a reported audit cannot change."))
+
+
+def _audited_subtree(audit):
+    """The audited units and every active unit below them, each with the audited unit it
+    belongs to (an audit of a unit covers its subtree)."""
+    audited = list(audit.audited_units.only(*("pk", "name", "path", "depth")).order_by("path"))
+    q = Q()
+    for u in audited:
+        q |= Q(path__startswith=u.path)
+    units = list(Organization.objects.filter(q).only("pk", "name", "path")) if audited else []
+    owner = {}
+    for unit in units:
+        # the deepest audited unit above it (or itself)
+        best = None
+        for a in audited:
+            if unit.path.startswith(a.path) and (best is None or len(a.path) > len(best.path)):
+                best = a
+        owner[unit.pk] = best
+    return audited, units, owner
+
+
+def checklist_candidates(audit, today: datetime.date | None = None) -> list[dict]:
+    """What the audit's checklist should ask, from its criteria: the obligations that
+    apply to the audited units (those the conformity engine keeps cells for), the
+    effective documents that apply to them (or that they own), and each conformity gap of
+    the last 12 months (missing or late), with its evidence reference. Each candidate:
+    ``source``, ``source_key``, ``source_ref``, ``criterion``, ``question``, ``unit``."""
+    from django.utils import timezone
+
+    from pbqms.documents.models import Document
+    from pbqms.system import engine
+    from pbqms.system.models import ConformityResult
+    from pbqms.system.models import ConformityStatus as CS
+
+    today = today or timezone.localdate()
+    audited, units, owner = _audited_subtree(audit)
+    if not audited:
+        return []
+    single = audited[0] if len(audited) == 1 else None
+    unit_ids = [u.pk for u in units]
+    names = {u.pk: u.name for u in units}
+    start = today - datetime.timedelta(days=GAP_WINDOW_DAYS)
+    out: list[dict] = []
+
+    # obligations: one item per obligation applying to the audited units
+    cells = ConformityResult.objects.filter(org_id__in=unit_ids, due_on__gte=start).exclude(
+        status=CS.NOT_APPLICABLE
+    )
+    obligation_units: dict[int, set[int]] = defaultdict(set)
+    for ob_id, org_id in cells.order_by().values_list("obligation_id", "org_id").distinct():
+        obligation_units[ob_id].add(owner[org_id].pk)
+    from pbqms.system.models import Obligation
+
+    obligations = (
+        Obligation.objects.filter(pk__in=list(obligation_units))
+        .select_related("requirement")
+        .order_by("requirement__sort_key", "name", "pk")
+    )
+    for ob in obligations:
+        audited_ids = obligation_units[ob.pk]
+        unit = single or (
+            next((a for a in audited if a.pk in audited_ids), None)
+            if len(audited_ids) == 1
+            else None
+        )
+        out.append(
+            {
+                "source": ChecklistItem.Source.OBLIGATION,
+                "source_key": f"obligation:{ob.pk}",
+                "source_ref": f"{ob.requirement.code} · {ob.name} · {ob.get_frequency_display()}",
+                "criterion": f"{ob.requirement.code} {ob.name}"[:300],
+                "question": _(
+                    "Is “%(name)s” done %(frequency)s as required, with the records to show it?"
+                )
+                % {"name": ob.name, "frequency": ob.get_frequency_display()},
+                "unit": unit,
+            }
+        )
+
+    # documents: effective ones applying to an audited unit or a unit above it, or owned
+    paths = set()
+    step = Organization.steplen
+    for a in audited:
+        for n in range(step, len(a.path) + 1, step):
+            paths.add(a.path[:n])
+    above = Organization.objects.filter(path__in=paths).values("pk")
+    docs = (
+        Document.objects.in_master_list()
+        .filter(Q(applies_to__in=above) | Q(org_id__in=unit_ids))
+        .select_related("effective_version")
+        .distinct()
+        .order_by("number")
+    )
+    for doc in docs:
+        version = doc.effective_version
+        label = version.label if version is not None else ""
+        ref = f"{doc.number} {doc.title}" + (f" ({label})" if label else "")
+        out.append(
+            {
+                "source": ChecklistItem.Source.DOCUMENT,
+                "source_key": f"document:{doc.pk}",
+                "source_ref": ref[:300],
+                "criterion": f"{doc.number} {doc.title}"[:300],
+                "question": _(
+                    "Do the people concerned know “%(title)s” and is it followed in practice? "
+                    "Check acknowledgements and the records it requires."
+                )
+                % {"title": doc.title},
+                "unit": single,
+            }
+        )
+
+    # gaps: each missing or late cell of the last 12 months
+    gaps = (
+        cells.filter(due_on__lt=today)
+        .filter(Q(status__in=[CS.MISSING, CS.LATE]) | Q(status=CS.UPCOMING))
+        .select_related("obligation")
+        .order_by("-due_on", "org_id", "obligation_id")
+    )
+    n = 0
+    for cell in gaps.iterator():
+        status = engine.effective_status(cell.status, cell.due_on, today)
+        if status not in (CS.MISSING, CS.LATE):
+            continue
+        n += 1
+        if n > MAX_GAP_ITEMS:
+            break
+        status_label = CS(status).label
+        ref = _("Conformity: %(unit)s · %(obligation)s · %(start)s–%(end)s · %(status)s") % {
+            "unit": names.get(cell.org_id, ""),
+            "obligation": cell.obligation.name,
+            "start": cell.period_start.isoformat(),
+            "end": cell.period_end.isoformat(),
+            "status": status_label,
+        }
+        if status == CS.MISSING:
+            question = _(
+                "No record of “%(obligation)s” for %(start)s–%(end)s (due %(due)s). Was it "
+                "done? Why is it missing?"
+            )
+        else:
+            question = _(
+                "“%(obligation)s” for %(start)s–%(end)s was done after its due date (%(due)s). Why?"
+            )
+        out.append(
+            {
+                "source": ChecklistItem.Source.GAP,
+                "source_key": f"gap:{cell.pk}",
+                "source_ref": ref[:300],
+                "criterion": f"{cell.obligation.name} · {names.get(cell.org_id, '')}"[:300],
+                "question": question
+                % {
+                    "obligation": cell.obligation.name,
+                    "start": cell.period_start.isoformat(),
+                    "end": cell.period_end.isoformat(),
+                    "due": cell.due_on.isoformat(),
+                },
+                "unit": owner[cell.org_id],
+            }
+        )
+    return out
+
+
+def generate_checklist(*, actor, audit, today: datetime.date | None = None) -> list:
+    """Add the candidates (``checklist_candidates``) not yet on the checklist; generating
+    again adds only what is new. Returns the items added."""
+    if not may_fill_checklist(audit, actor):
+        raise PermissionDenied(_("Only the audit team fills the checklist."))
+    _checklist_open(audit)
+    candidates = checklist_candidates(audit, today)
+    with transaction.atomic():
+        locked = Audit.objects.select_for_update().get(pk=audit.pk)
+        existing = set(locked.checklist.exclude(source_key="").values_list("source_key", flat=True))
+        position = locked.checklist.count()
+        added = []
+        for c in candidates:
+            if c["source_key"] in existing:
+                continue
+            position += 1
+            added.append(ChecklistItem.objects.create(audit=locked, position=position, **c))
+    return added
+
+
+def _item_editable(item) -> None:
+    _checklist_open(item.audit)
+    if item.nonconformity_id:
+        raise ValidationError(_("A nonconformity was raised from this item: it stays."))
+
+
+def update_checklist_item(*, actor, item, data, version=None) -> ChecklistItem:
+    audit = item.audit
+    if not may_fill_checklist(audit, actor):
+        raise PermissionDenied(_("Only the audit team fills the checklist."))
+    _item_editable(item)
+    errors = {}
+    for field in ("criterion", "question"):
+        if not (data.get(field) or "").strip():
+            errors[field] = _("This field is required.")
+    unit = data.get("unit")
+    if unit is not None and not audit.audited_units.filter(pk=unit.pk).exists():
+        errors["unit"] = _("Choose one of the audited units.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+        if version is not None:
+            check_version(locked, version)
+        locked.criterion = data["criterion"].strip()
+        locked.question = data["question"].strip()
+        locked.unit = unit
+        locked.save()
+    return locked
+
+
+def delete_checklist_item(*, actor, item) -> None:
+    if not may_fill_checklist(item.audit, actor):
+        raise PermissionDenied(_("Only the audit team fills the checklist."))
+    _item_editable(item)
+    with transaction.atomic():
+        item.delete()
+
+
+def save_as_template(*, actor, audit, name: str, description: str = ""):
+    """Save the audit's questions (not its results) as a reusable checklist template."""
+    from pbqms.audits.models import ChecklistTemplate, ChecklistTemplateItem
+
+    if not may_fill_checklist(audit, actor):
+        raise PermissionDenied(_("Only the audit team fills the checklist."))
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("This field is required.")})
+    items = list(audit.checklist.order_by("position", "pk"))
+    if not items:
+        raise ValidationError({"name": _("The checklist is empty.")})
+    with transaction.atomic():
+        template = ChecklistTemplate.objects.create(
+            name=name[:200],
+            org=audit.programme.org,
+            description=(description or "").strip(),
+            created_from=audit,
+        )
+        for i, item in enumerate(items, start=1):
+            ChecklistTemplateItem.objects.create(
+                template=template, position=i, criterion=item.criterion, question=item.question
+            )
+    return template
+
+
+def apply_template(*, actor, audit, template) -> list:
+    """Add a template's questions to the audit's checklist (each once)."""
+    if not may_fill_checklist(audit, actor):
+        raise PermissionDenied(_("Only the audit team fills the checklist."))
+    _checklist_open(audit)
+    with transaction.atomic():
+        locked = Audit.objects.select_for_update().get(pk=audit.pk)
+        existing = set(locked.checklist.exclude(source_key="").values_list("source_key", flat=True))
+        units = list(locked.audited_units.all())
+        single = units[0] if len(units) == 1 else None
+        position = locked.checklist.count()
+        added = []
+        for t_item in template.items.order_by("position", "pk"):
+            key = f"template:{template.pk}:{t_item.pk}"
+            if key in existing:
+                continue
+            position += 1
+            added.append(
+                ChecklistItem.objects.create(
+                    audit=locked,
+                    position=position,
+                    criterion=t_item.criterion,
+                    question=t_item.question,
+                    unit=single,
+                    source=ChecklistItem.Source.TEMPLATE,
+                    source_key=key,
+                    source_ref=template.name[:300],
+                )
+            )
+    return added

@@ -20,7 +20,23 @@ urlpatterns = [
     path("<int:pk>/report/", views.audit_report, name="audit_report"),
     path("<int:pk>/status/", views.audit_transition, name="audit_transition"),
     path("<int:pk>/checklist/", views.checklist, name="checklist"),
+    path("<int:pk>/checklist/generate/", views.checklist_generate, name="checklist_generate"),
+    path(
+        "<int:pk>/checklist/apply-template/",
+        views.checklist_apply_template,
+        name="checklist_apply_template",
+    ),
+    path(
+        "<int:pk>/checklist/save-template/",
+        views.checklist_save_template,
+        name="checklist_save_template",
+    ),
     path("<int:pk>/checklist/<int:item_pk>/", views.checklist_result, name="checklist_result"),
+    path(
+        "<int:pk>/checklist/<int:item_pk>/edit/",
+        views.checklist_item_edit,
+        name="checklist_item_edit",
+    ),
     path("<int:pk>/checklist/<int:item_pk>/raise/", views.checklist_raise, name="checklist_raise"),
     # internal-auditor team (内审员队伍)
     path("auditors/", views.auditor_list, name="auditor_list"),

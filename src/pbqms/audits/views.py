@@ -17,7 +17,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from pbqms.audits import assignment, forms, risk, services
-from pbqms.audits.models import Audit, AuditorQualification, AuditProgramme, ChecklistItem
+from pbqms.audits.models import (
+    Audit,
+    AuditorQualification,
+    AuditProgramme,
+    ChecklistItem,
+    ChecklistTemplate,
+)
 from pbqms.core import roles, scope, workflow
 from pbqms.core.history import history_for
 from pbqms.core.listing import paginate, pick_template, querystring_without, vary_on_htmx
@@ -818,12 +824,19 @@ def _checklist_context(request, audit, *, add_form=None, bound=None):
                     initial={"title": item.criterion[:200], "unit": item.unit_id},
                 )
         rows.append({"item": item, "form": result_form, "raise_form": raise_form})
+    templates = ChecklistTemplate.objects.visible_to(user).order_by("name", "pk")
     return {
         "audit": audit,
         "rows": rows,
         "add_form": add_form,
         "can_record": can_record,
+        "can_edit": may_fill and editable,
         "many_units": len(units) > 1,
+        "apply_form": forms.ApplyTemplateForm(templates=templates)
+        if may_fill and editable
+        else None,
+        "save_form": forms.SaveTemplateForm() if may_fill and items else None,
+        "template_count": templates.count() if may_fill and editable else 0,
     }
 
 
@@ -919,3 +932,121 @@ def _checklist_url(audit):
     from django.urls import reverse
 
     return reverse("audits:checklist", kwargs={"pk": audit.pk})
+
+
+@login_required
+@require_POST
+def checklist_generate(request, pk):
+    """Generate checklist items from the audit's criteria (obligations, documents and the
+    conformity gaps of the audited units); only what is not on the checklist yet."""
+    user = request.user
+    audit = _audit(request, pk)
+    try:
+        added = services.generate_checklist(actor=user, audit=audit)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if added:
+            messages.success(request, _("%(n)s checklist items generated.") % {"n": len(added)})
+        else:
+            messages.info(request, _("Nothing new to add from the audit's criteria."))
+    return redirect("audits:checklist", pk=audit.pk)
+
+
+@login_required
+@require_POST
+def checklist_apply_template(request, pk):
+    user = request.user
+    audit = _audit(request, pk)
+    if not services.may_fill_checklist(audit, user):
+        raise PermissionDenied
+    form = forms.ApplyTemplateForm(
+        request.POST, templates=ChecklistTemplate.objects.visible_to(user)
+    )
+    if not form.is_valid():
+        messages.error(request, " ".join(m for e in form.errors.values() for m in e))
+        return redirect("audits:checklist", pk=audit.pk)
+    try:
+        added = services.apply_template(
+            actor=user, audit=audit, template=form.cleaned_data["template"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("%(n)s checklist items added.") % {"n": len(added)})
+    return redirect("audits:checklist", pk=audit.pk)
+
+
+@login_required
+def checklist_save_template(request, pk):
+    user = request.user
+    audit = _audit(request, pk)
+    if not services.may_fill_checklist(audit, user):
+        raise PermissionDenied
+    form = forms.SaveTemplateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = services.save_as_template(
+                actor=user,
+                audit=audit,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request, _("Checklist saved as the template “%(name)s”.") % {"name": template.name}
+            )
+            return redirect("audits:checklist", pk=audit.pk)
+    return render(
+        request,
+        "audits/checklist_template_form.html",
+        {"audit": audit, "form": form},
+    )
+
+
+@login_required
+def checklist_item_edit(request, pk, item_pk):
+    user = request.user
+    audit = _audit(request, pk)
+    item = _item(audit, item_pk)
+    if not services.may_fill_checklist(audit, user):
+        raise PermissionDenied
+    units = audit.audited_units.all()
+    if request.method == "POST" and "delete" in request.POST:
+        try:
+            services.delete_checklist_item(actor=user, item=item)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Checklist item deleted."))
+        return redirect("audits:checklist", pk=audit.pk)
+    form = forms.ChecklistItemEditForm(
+        request.POST or None,
+        units=units,
+        initial={
+            "criterion": item.criterion,
+            "question": item.question,
+            "unit": item.unit_id,
+            "version": item.version,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_checklist_item(
+                actor=user,
+                item=item,
+                data=form.cleaned_data,
+                version=form.cleaned_data.get("version"),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect(f"{_checklist_url(audit)}#item-{item.pk}")
+    return render(
+        request,
+        "audits/checklist_item_form.html",
+        {"audit": audit, "item": item, "form": form, "many_units": units.count() > 1},
+    )
