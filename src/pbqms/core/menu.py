@@ -75,7 +75,7 @@ MENU: tuple[MenuGroup, ...] = (
             ),
             MenuItem(_("Nonconformities"), "improvement:nc_list", roles.NC_VIEW, "alert-triangle"),
             MenuItem(_("Corrective actions"), "improvement:action_list", roles.NC_VIEW, "tool"),
-            MenuItem(_("Management review")),
+            MenuItem(_("Management review"), "reviews:list", roles.REVIEW_VIEW, "presentation"),
         ),
     ),
     MenuGroup(
