@@ -6,3 +6,6 @@ class DocumentsConfig(AppConfig):
     name = "pbqms.documents"
     label = "documents"
     verbose_name = _("Controlled documents")
+
+    def ready(self) -> None:
+        from pbqms.documents import reminders as _reminders  # noqa: F401

@@ -840,14 +840,21 @@ def pending_acknowledgements(version: DocumentVersion, user, limit: int = 200):
 
 @transaction.atomic
 def remind_laggards(version: DocumentVersion, *, actor) -> int:
-    """Mark the people who have not acknowledged as reminded (the in-app notification area
-    shows them their open tasks); returns how many."""
+    """Send each person who has not acknowledged the version a reminder (in-app inbox and
+    e-mail, ``pbqms.core.notify``; at most one per version and day) and mark them as
+    reminded; returns how many were reminded now."""
+    from pbqms.documents.reminders import remind_version_laggards
+
     _ensure_visible(version, actor)
     if not is_admin(actor, version.document):
         raise PermissionDenied
-    qs = Acknowledgement.objects.filter(document_version=version, done_at__isnull=True)
-    n = qs.update(reminded_at=timezone.now())
+    if version.status != S.EFFECTIVE:
+        raise ValidationError(_("Only the version in force is acknowledged."))
+    n = remind_version_laggards(version)
     if n:
+        Acknowledgement.objects.filter(document_version=version, done_at__isnull=True).update(
+            reminded_at=timezone.now()
+        )
         changelog.write_entry("update", instance=version, changes={"reminded": [None, n]})
     return n
 
