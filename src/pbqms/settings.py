@@ -293,6 +293,9 @@ EMAIL_USE_TLS = env_bool("PBQMS_EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("PBQMS_EMAIL_FROM", "pbqms@localhost")
 
+# SECURITY.md item 9: change-log retention in days (purge refuses younger entries; min 180)
+PBQMS_AUDIT_RETENTION_DAYS = env_int("PBQMS_AUDIT_RETENTION_DAYS", 180)
+
 # backups keep microseconds (the change-log hashes depend on them): pbqms.core.backup
 SERIALIZATION_MODULES = {"pbqmsjson": "pbqms.core.backup_format"}
 

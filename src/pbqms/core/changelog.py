@@ -300,13 +300,105 @@ def verify_chain(chunk_size: int = 2000) -> ChainReport:
     """Walk the chain in id order; report the first entry whose hash or link is wrong."""
     from pbqms.core.models import ChangeLogEntry
 
-    expected_prev = GENESIS_HASH
+    # after a purge the chain starts at the first kept entry, whose link must be the hash
+    # of the last purged one as recorded (and hashed) in the purge entry
+    anchors = {GENESIS_HASH} | {
+        str(changes.get("last_hash", ""))
+        for changes in ChangeLogEntry.objects.filter(action=ChangeLogEntry.Action.PURGE)
+        .values_list("changes", flat=True)
+        .iterator()
+    }
+    expected_prev = None
     checked = 0
     for entry in ChangeLogEntry.objects.order_by("id").iterator(chunk_size=chunk_size):
-        if entry.prev_hash != expected_prev:
+        if expected_prev is None:
+            if entry.prev_hash not in anchors:
+                return ChainReport(checked, entry.pk, "previous-hash link broken")
+        elif entry.prev_hash != expected_prev:
             return ChainReport(checked, entry.pk, "previous-hash link broken")
         if compute_hash(entry) != entry.hash:
             return ChainReport(checked, entry.pk, "content does not match its hash")
         expected_prev = entry.hash
         checked += 1
     return ChainReport(checked)
+
+
+class PurgeRefused(Exception):
+    pass
+
+
+@dataclass
+class PurgeReport:
+    count: int
+    first_id: int | None = None
+    last_id: int | None = None
+
+
+def retention_days() -> int:
+    """SECURITY.md item 9: entries are kept at least 180 days, whatever is configured."""
+    from django.conf import settings
+
+    return max(180, int(getattr(settings, "PBQMS_AUDIT_RETENTION_DAYS", 180)))
+
+
+def purge(before, *, archive_path, reason: str = "") -> PurgeReport:
+    """Remove entries older than ``before`` (a datetime) after writing them to
+    ``archive_path`` (gzip JSON, kept by the operator). Refuses entries younger than the
+    retention period. The purge itself is logged; the chain then verifies from the first
+    kept entry, anchored by the purge entry's recorded hash."""
+    import gzip
+    from pathlib import Path
+
+    from django.core import serializers
+
+    from pbqms.core.models import ChangeLogEntry
+
+    limit = timezone.now() - datetime.timedelta(days=retention_days())
+    if before > limit:
+        raise PurgeRefused(
+            f"entries younger than {retention_days()} days are kept: choose a date on or "
+            f"before {timezone.localtime(limit).date().isoformat()}"
+        )
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        first_young = (
+            ChangeLogEntry.objects.filter(timestamp__gte=before)
+            .order_by("id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        doomed = ChangeLogEntry.objects.order_by("id")
+        if first_young is not None:
+            doomed = doomed.filter(id__lt=first_young)
+        ids = list(doomed.values_list("id", flat=True))
+        if not ids:
+            return PurgeReport(0)
+        last = ChangeLogEntry.objects.get(pk=ids[-1])
+        path = Path(archive_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            serializers.serialize("pbqmsjson", doomed.iterator(chunk_size=2000), stream=fh)
+        table = ChangeLogEntry._meta.db_table
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL pbqms.purge = 'on'")
+            cursor.execute(f"DELETE FROM {table} WHERE id <= %s", [ids[-1]])  # noqa: S608
+            if connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL pbqms.purge = 'off'")
+        write_entry(
+            "purge",
+            object_type="core.changelogentry",
+            object_repr=f"#{ids[0]}–#{ids[-1]}",
+            changes={
+                "count": len(ids),
+                "first_id": ids[0],
+                "last_id": ids[-1],
+                "last_hash": last.hash,
+                "before": before.isoformat(),
+                "archive": path.name,
+            },
+            reason=reason,
+        )
+    return PurgeReport(len(ids), ids[0], ids[-1])

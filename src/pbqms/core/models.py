@@ -87,6 +87,7 @@ class ChangeLogEntry(models.Model):
         IMPORT = "import", _("Data imported")
         SIGNATURE = "signature", _("Electronic signature")
         ACCESS_DENIED = "access_denied", _("Access denied")
+        PURGE = "purge", _("Change log purged")
 
     SECURITY_ACTIONS = frozenset(
         {
@@ -104,6 +105,7 @@ class ChangeLogEntry(models.Model):
             Action.IMPORT,
             Action.SIGNATURE,
             Action.ACCESS_DENIED,
+            Action.PURGE,
         }
     )
 
