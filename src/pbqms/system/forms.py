@@ -88,3 +88,29 @@ class BoardFilterForm(forms.Form):
         self.fields["obligation"].queryset = obligations
         self.fields["year"].widget.attrs.update({"class": "form-control", "style": "width:7rem"})
         self.fields["obligation"].widget.attrs.update({"class": "form-select"})
+
+
+class GapNonconformityForm(forms.Form):
+    """Raise a nonconformity from a late or missing cell of the conformity board."""
+
+    title = forms.CharField(
+        label=_("Title"), max_length=200, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+    description = forms.CharField(
+        label=_("Description"),
+        widget=forms.Textarea(attrs={"rows": 3, "class": "form-control"}),
+        help_text=_("What was found: the facts and the evidence."),
+    )
+    severity = forms.ChoiceField(
+        label=_("Severity"), choices=(), widget=forms.Select(attrs={"class": "form-select"})
+    )
+    correction_due = forms.DateField(
+        label=_("Correct by"),
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from pbqms.improvement.models import Nonconformity
+
+        self.fields["severity"].choices = Nonconformity.Severity.choices

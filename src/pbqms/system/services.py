@@ -199,3 +199,114 @@ def units_in_board(user, under: Organization | None = None):
     return qs.filter(Exists(ConformityResult.objects.filter(org_id=OuterRef("pk")))).order_by(
         "path"
     )
+
+
+# ---------------------------------------------------------------- nonconformities from gaps
+
+
+def nonconformities_enabled() -> bool:
+    from django.apps import apps
+
+    return apps.is_installed("pbqms.improvement")
+
+
+def gap_status(result: ConformityResult, today: dt.date | None = None) -> str:
+    return engine.effective_status(result.status, result.due_on, today or timezone.localdate())
+
+
+def may_raise_from(user, result: ConformityResult) -> bool:
+    """Can ``user`` raise a nonconformity about this cell (a late or missing one)?"""
+    if not nonconformities_enabled():
+        return False
+    from pbqms.improvement import services as improvement
+
+    return gap_status(result) in (S.MISSING, S.LATE) and improvement.may_raise(user, result.org)
+
+
+def nonconformities_for(user, result: ConformityResult):
+    """The nonconformities raised from this cell that ``user`` may see."""
+    if not nonconformities_enabled():
+        return []
+    from django.contrib.contenttypes.models import ContentType
+
+    from pbqms.improvement.models import Nonconformity
+
+    return list(
+        Nonconformity.objects.visible_to(user, roles.NC_VIEW)
+        .filter(
+            source_type=ContentType.objects.get_for_model(ConformityResult),
+            source_id=str(result.pk),
+        )
+        .order_by("raised_on", "id")
+    )
+
+
+def gap_description(result: ConformityResult) -> tuple[str, str]:
+    """Suggested title and description of a nonconformity raised from a gap."""
+    status = gap_status(result)
+    ob, org = result.obligation, result.org
+    period = f"{result.period_start:%Y-%m-%d} – {result.period_end:%Y-%m-%d}"
+    if status == S.LATE:
+        title = _("%(unit)s: %(activity)s held late") % {"unit": org.name, "activity": ob.name}
+        text = _(
+            "%(activity)s of the period %(period)s was due on %(due)s and was held only after "
+            "the due date (conformity board)."
+        )
+    else:
+        title = _("%(unit)s: %(activity)s not held") % {"unit": org.name, "activity": ob.name}
+        text = _(
+            "No record of %(activity)s for the period %(period)s (due on %(due)s) that meets "
+            "the obligation (conformity board)."
+        )
+    return title[:200], text % {"activity": ob.name, "period": period, "due": result.due_on}
+
+
+def raise_nonconformity_from_gap(
+    *, actor, result: ConformityResult, title: str, description: str, severity: str, correction_due
+):
+    """Raise an improvement nonconformity about a late or missing cell, linked back to it
+    (source object = the cell). Source "conformity gap" for auditors and the committee; a
+    unit's own secretary raises it from its self-inspection. A cell with a justified
+    exception, a met or an upcoming cell is refused."""
+    if not nonconformities_enabled():
+        raise ValidationError({"title": _("Nonconformities are not available.")})
+    from pbqms.improvement import services as improvement
+    from pbqms.improvement.models import Nonconformity
+
+    org, ob = result.org, result.obligation
+    if not improvement.may_raise(actor, org):
+        raise PermissionDenied
+    if ConformityException.objects.filter(
+        org=org, obligation=ob, period_start=result.period_start
+    ).exists():
+        raise ValidationError(
+            {"title": _("This gap has a justified exception: there is nothing to raise.")}
+        )
+    if gap_status(result) not in (S.MISSING, S.LATE):
+        raise ValidationError(
+            {"title": _("Only a missing or late activity can be raised as a nonconformity.")}
+        )
+    kind = (
+        Nonconformity.Source.CONFORMITY_GAP
+        if scope.has_perm(actor, roles.NC_ADD, org)
+        else Nonconformity.Source.SELF_INSPECTION
+    )
+    return improvement.raise_nonconformity(
+        actor=actor,
+        org=org,
+        title=title,
+        source_kind=kind,
+        requirement=str(ob.requirement),
+        requirement_object=ob.requirement,
+        description=description,
+        severity=severity,
+        correction_due=correction_due,
+        source=result,
+        source_ref=_("Conformity board: %(unit)s · %(activity)s · %(start)s – %(end)s")
+        % {
+            "unit": org.name,
+            "activity": ob.name,
+            "start": result.period_start,
+            "end": result.period_end,
+        },
+    )

@@ -13,6 +13,11 @@ urlpatterns = [
         views.cell,
         name="cell",
     ),
+    path(
+        "conformity/cell/<int:org_id>/<int:obligation_id>/<str:period_start>/nonconformity/",
+        views.cell_raise,
+        name="cell_raise",
+    ),
     path("requirements/", views.requirement_list, name="requirement_list"),
     path("requirements/<int:pk>/", views.requirement_detail, name="requirement_detail"),
     path("obligations/", views.obligation_list, name="obligation_list"),

@@ -17,12 +17,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from pbqms.core import roles, scope
 from pbqms.orgs.forms import add_service_errors
 from pbqms.orgs.models import Organization
 from pbqms.system import engine, services
-from pbqms.system.forms import BoardFilterForm, ExceptionForm, ObligationForm
+from pbqms.system.forms import (
+    BoardFilterForm,
+    ExceptionForm,
+    GapNonconformityForm,
+    ObligationForm,
+)
 from pbqms.system.models import (
     ConformityException,
     ConformityResult,
@@ -210,15 +216,12 @@ def unit_board(request, org_id):
     )
 
 
-@login_required
-def cell(request, org_id, obligation_id, period_start):
-    """One cell: status, the records that satisfied it, flagged records, the exception."""
-    user = request.user
+def _get_cell(user, org_id, obligation_id, period_start):
     try:
         start = dt.date.fromisoformat(period_start)
     except ValueError as exc:
         raise Http404 from exc
-    result = scope.get_visible_or_404(
+    return scope.get_visible_or_404(
         ConformityResult.objects.select_related(
             "org", "obligation", "obligation__activity", "obligation__requirement"
         ),
@@ -228,9 +231,25 @@ def cell(request, org_id, obligation_id, period_start):
         obligation_id=obligation_id,
         period_start=start,
     )
+
+
+def _nc_initial(result):
+    title, description = services.gap_description(result)
+    return {
+        "title": title,
+        "description": description,
+        "severity": "minor",
+        "correction_due": timezone.localdate() + dt.timedelta(days=30),
+    }
+
+
+def _render_cell(request, result, form=None, nc_form=None):
+    user = request.user
     org, obligation = result.org, result.obligation
     exception = (
-        ConformityException.objects.filter(org=org, obligation=obligation, period_start=start)
+        ConformityException.objects.filter(
+            org=org, obligation=obligation, period_start=result.period_start
+        )
         .select_related("created_by")
         .first()
     )
@@ -239,25 +258,6 @@ def cell(request, org_id, obligation_id, period_start):
         and result.status != S.MET
         and scope.has_perm(user, roles.CONFORMITY_EXCEPT, org)
     )
-    form = ExceptionForm()
-    if request.method == "POST":
-        if not scope.has_perm(user, roles.CONFORMITY_EXCEPT, org):
-            raise PermissionDenied
-        form = ExceptionForm(request.POST)
-        if form.is_valid():
-            try:
-                services.note_exception(
-                    actor=user,
-                    org=org,
-                    obligation=obligation,
-                    period_start=start,
-                    reason=form.cleaned_data["reason"],
-                )
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            else:
-                messages.success(request, _("The exception is noted."))
-                return redirect(request.path)
     from pbqms.records.models import Record
 
     ids = list(result.record_ids) + list(result.flagged_ids)
@@ -275,6 +275,13 @@ def cell(request, org_id, obligation_id, period_start):
             )
         except NoReverseMatch:
             new_record_url = None
+    nonconformities = services.nonconformities_for(user, result)
+    for nc in nonconformities:
+        nc.url = reverse("improvement:nc_detail", args=[nc.pk])
+    # a posted form with errors is shown again whatever the cell's state
+    can_raise = nc_form is not None or (exception is None and services.may_raise_from(user, result))
+    if can_raise and nc_form is None:
+        nc_form = GapNonconformityForm(initial=_nc_initial(result))
     return render(
         request,
         "system/cell.html",
@@ -288,11 +295,81 @@ def cell(request, org_id, obligation_id, period_start):
             "satisfying": satisfying,
             "flagged": flagged,
             "exception": exception,
-            "can_except": can_except or (request.method == "POST" and form.errors),
-            "form": form,
+            "can_except": can_except or (form is not None and form.errors),
+            "form": form or ExceptionForm(),
             "new_record_url": new_record_url,
+            "nonconformities": nonconformities,
+            "can_raise": can_raise,
+            "nc_form": nc_form,
+            "raise_url": reverse(
+                "system:cell_raise",
+                args=[org.pk, obligation.pk, result.period_start.isoformat()],
+            ),
         },
     )
+
+
+@login_required
+def cell(request, org_id, obligation_id, period_start):
+    """One cell: status, the records that satisfied it, flagged records, the exception,
+    the nonconformities raised from it."""
+    user = request.user
+    result = _get_cell(user, org_id, obligation_id, period_start)
+    org, obligation = result.org, result.obligation
+    form = None
+    if request.method == "POST":
+        if not scope.has_perm(user, roles.CONFORMITY_EXCEPT, org):
+            raise PermissionDenied
+        form = ExceptionForm(request.POST)
+        if form.is_valid():
+            try:
+                services.note_exception(
+                    actor=user,
+                    org=org,
+                    obligation=obligation,
+                    period_start=result.period_start,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, _("The exception is noted."))
+                return redirect(request.path)
+    return _render_cell(request, result, form=form)
+
+
+@login_required
+@require_POST
+def cell_raise(request, org_id, obligation_id, period_start):
+    """Raise an improvement nonconformity from a late or missing cell."""
+    user = request.user
+    result = _get_cell(user, org_id, obligation_id, period_start)
+    if not services.nonconformities_enabled():
+        raise Http404
+    from pbqms.improvement import services as improvement
+
+    if not improvement.may_raise(user, result.org):
+        raise PermissionDenied
+    nc_form = GapNonconformityForm(request.POST)
+    if nc_form.is_valid():
+        data = nc_form.cleaned_data
+        try:
+            nc = services.raise_nonconformity_from_gap(
+                actor=user,
+                result=result,
+                title=data["title"],
+                description=data["description"],
+                severity=data["severity"],
+                correction_due=data["correction_due"],
+            )
+        except ValidationError as exc:
+            add_service_errors(nc_form, exc)
+        else:
+            messages.success(
+                request, _("Nonconformity %(number)s is raised.") % {"number": nc.number}
+            )
+            return redirect(_cell_url(result.org_id, result.obligation_id, result.period_start))
+    return _render_cell(request, result, nc_form=nc_form)
 
 
 @login_required
