@@ -13,6 +13,9 @@ urlpatterns = [
     path("documents/", include("pbqms.documents.urls")),
     path("improvement/", include("pbqms.improvement.urls")),
     path("system/", include("pbqms.system.urls")),
+    path("objectives/", include("pbqms.objectives.urls")),
+    path("processes/", include("pbqms.processes.urls")),
+    path("plans/", include("pbqms.plans.urls")),
     path("reviews/", include("pbqms.reviews.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # the split view serves its start-up script as a file: the page works under our CSP

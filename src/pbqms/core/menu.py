@@ -33,8 +33,10 @@ MENU: tuple[MenuGroup, ...] = (
         "building-community",
         (
             MenuItem(_("System overview")),
-            MenuItem(_("Policy and objectives")),
-            MenuItem(_("Processes")),
+            MenuItem(
+                _("Policy and objectives"), "objectives:index", roles.OBJECTIVE_VIEW, "target-arrow"
+            ),
+            MenuItem(_("Processes"), "processes:map", roles.PROCESS_VIEW, "route"),
             MenuItem(
                 _("Requirements"), "system:requirement_list", roles.REQUIREMENT_VIEW, "list-check"
             ),
@@ -57,9 +59,11 @@ MENU: tuple[MenuGroup, ...] = (
         _("Plans and records"),
         "calendar-check",
         (
-            MenuItem(_("Work plans")),
+            MenuItem(_("Work plans"), "plans:plan_list", roles.PLAN_VIEW, "calendar-check"),
+            MenuItem(_("Tasks"), "plans:task_list", roles.TASK_VIEW, "checkbox"),
             MenuItem(_("Records"), "records:list", roles.RECORD_VIEW, "notebook"),
-            MenuItem(_("Calendar")),
+            MenuItem(_("Calendar"), "plans:calendar", roles.TASK_VIEW, "calendar-month"),
+            MenuItem(_("PDCA cycle"), "plans:pdca", roles.PLAN_VIEW, "refresh"),
             MenuItem(_("Conformity board"), "system:board", roles.CONFORMITY_VIEW, "layout-grid"),
         ),
     ),
