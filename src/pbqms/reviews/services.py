@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -56,9 +57,12 @@ def manageable_units(actor):
 
 
 def people_for(org: Organization):
-    """The people who may chair, attend or own an output: those of the unit's subtree."""
+    """The people who may chair, attend or own an output: those of the unit's subtree and
+    of the units above it (a higher committee's secretary may chair)."""
+    step = Organization.steplen
+    above = [org.path[:i] for i in range(step, len(org.path), step)]
     return (
-        Person.objects.filter(org__path__startswith=org.path)
+        Person.objects.filter(Q(org__path__startswith=org.path) | Q(org__path__in=above))
         .select_related("org")
         .order_by("org__path", "name", "pk")
     )
