@@ -25,6 +25,7 @@ urlpatterns = [
     path("<int:pk>/export-manual/", views.export_manual, name="export_manual"),
     path("versions/<int:pk>/edit/", views.version_edit, name="version_edit"),
     path("versions/<int:pk>/export/", views.export_version, name="export_version"),
+    path("versions/<int:pk>/export.pdf", views.export_version_pdf, name="export_version_pdf"),
     path("versions/<int:pk>/file/", views.version_file, name="version_file"),
     path("versions/<int:pk>/remind/", views.remind, name="remind"),
     path("versions/<int:pk>/<str:name>/", views.version_action, name="version_action"),

@@ -1038,6 +1038,29 @@ def export_version(request, pk):
 
 
 @login_required
+def export_version_pdf(request, pk):
+    """One version as PDF: the same cover, signatures, revision history and marking."""
+    from pbqms.documents import export_pdf
+
+    user = request.user
+    version = _get_version(request, pk)
+    document = Document.objects.select_related("org").get(pk=version.document_id)
+    version.document = document
+    data = export_pdf.version_pdf(version, _visible_versions(user, document), user)
+    log_security_event(
+        ChangeLogEntry.Action.EXPORT,
+        user=user,
+        instance=version,
+        details={"format": "pdf", "document": document.number, "version": version.label},
+    )
+    response = HttpResponse(data, content_type="application/pdf")
+    name = export_pdf.filename(document, version)
+    response["Content-Disposition"] = "attachment; filename*=UTF-8''" + quote(name)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
 def export_manual(request, pk):
     """The manual and its effective procedures (those the user may see) as one .docx."""
     user = request.user
