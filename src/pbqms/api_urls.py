@@ -7,9 +7,22 @@ from pbqms.audits.api import AuditorViewSet, AuditProgrammeViewSet, AuditViewSet
 from pbqms.core.api import ChangeLogViewSet, api_not_found, token_view
 from pbqms.documents.api import AcknowledgementViewSet, DocumentVersionViewSet, DocumentViewSet
 from pbqms.improvement.api import CorrectiveActionViewSet, NonconformityViewSet
+from pbqms.objectives.api import (
+    IndicatorViewSet,
+    MeasurementViewSet,
+    ObjectiveViewSet,
+    PolicyViewSet,
+)
 from pbqms.orgs.api import OrganizationViewSet, PersonViewSet, RoleAssignmentViewSet
+from pbqms.plans.api import TaskViewSet, WorkPlanViewSet
+from pbqms.processes.api import ProcessViewSet
 from pbqms.records.api import RecordTemplateViewSet, RecordViewSet
-from pbqms.system.api import ConformityViewSet, ObligationViewSet, RequirementViewSet
+from pbqms.system.api import (
+    ConformityViewSet,
+    CoverageViewSet,
+    ObligationViewSet,
+    RequirementViewSet,
+)
 
 router = DefaultRouter()
 router.register("orgs", OrganizationViewSet, basename="organization")
@@ -29,6 +42,14 @@ router.register("corrective-actions", CorrectiveActionViewSet, basename="correct
 router.register("requirements", RequirementViewSet, basename="requirement")
 router.register("obligations", ObligationViewSet, basename="obligation")
 router.register("conformity", ConformityViewSet, basename="conformityresult")
+router.register("policies", PolicyViewSet, basename="policy")
+router.register("objectives", ObjectiveViewSet, basename="objective")
+router.register("indicators", IndicatorViewSet, basename="indicator")
+router.register("indicator-values", MeasurementViewSet, basename="measurement")
+router.register("processes", ProcessViewSet, basename="process")
+router.register("coverage", CoverageViewSet, basename="coverage")
+router.register("plans", WorkPlanViewSet, basename="workplan")
+router.register("tasks", TaskViewSet, basename="task")
 
 urlpatterns = [
     path("auth/token/", token_view, name="api-token"),
