@@ -252,6 +252,23 @@ class Audit(VersionedModel):
         """The day qualifications must cover: the start date, else the planned month's first."""
         return self.start_date or datetime.date(self.programme.year, self.planned_month, 1)
 
+    def is_member(self, user) -> bool:
+        """Is ``user`` the lead auditor or a member of the team?"""
+        if not getattr(user, "is_authenticated", False):
+            return False
+        if self.lead_auditor_id is not None and self.lead_auditor.user_id == user.pk:
+            return True
+        return self.team.filter(user_id=user.pk).exists()
+
+    def team_may_raise(self, user, org) -> bool:
+        """The audit team raises nonconformities about the audited units (and the units
+        below them) while auditing, whatever its members' own unit grants are."""
+        if self.status != self.Status.IN_PROGRESS or not self.is_member(user):
+            return False
+        if not scope.has_perm(user, roles.AUDIT_PERFORM):
+            return False
+        return any(org.path.startswith(u.path) for u in self.audited_units.all())
+
     def signed_content_hash(self) -> str:
         units = sorted(self.audited_units.values_list("pk", flat=True))
         team = sorted(self.team.values_list("pk", flat=True))

@@ -18,6 +18,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.audit_edit, name="audit_edit"),
     path("<int:pk>/team/", views.audit_team, name="audit_team"),
     path("<int:pk>/report/", views.audit_report, name="audit_report"),
+    path("<int:pk>/report.docx", views.audit_report_docx, name="audit_report_docx"),
     path("<int:pk>/status/", views.audit_transition, name="audit_transition"),
     path("<int:pk>/checklist/", views.checklist, name="checklist"),
     path("<int:pk>/checklist/generate/", views.checklist_generate, name="checklist_generate"),

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from pbqms.audits import assignment, forms, risk, services
+from pbqms.audits import assignment, forms, report, risk, services
 from pbqms.audits.models import (
     Audit,
     AuditorQualification,
@@ -690,6 +690,7 @@ def _audit_context(request, audit, team_form=None, report_form=None):
         "checklist_total": sum(counts.values()),
         "signatures": list(signatures.signatures_for(audit)),
         "open_ncs": services_open_ncs(audit),
+        "nonconformities": report._nonconformities(audit),
         "history": history_for(audit),
     }
 
@@ -1050,3 +1051,19 @@ def checklist_item_edit(request, pk, item_pk):
         "audits/checklist_item_form.html",
         {"audit": audit, "item": item, "form": form, "many_units": units.count() > 1},
     )
+
+
+@login_required
+def audit_report_docx(request, pk):
+    """The audit report as .docx: plan, checklist results, nonconformities, conclusion and
+    the lead auditor's signature. Whoever sees the audit may download it."""
+    from django.http import HttpResponse
+
+    audit = _audit(request, pk)
+    data = report.report_docx(audit)
+    response = HttpResponse(
+        data,
+        content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{audit.number}-report.docx"'
+    return response

@@ -87,8 +87,13 @@ def raisable_sources(actor) -> list[tuple[str, str]]:
     return [(NC.Source.SELF_INSPECTION.value, NC.Source.SELF_INSPECTION.label)]
 
 
-def _check_raise(actor, org: Organization, source_kind: str) -> None:
+def _check_raise(actor, org: Organization, source_kind: str, source=None) -> None:
     if scope.has_perm(actor, roles.NC_ADD, org):
+        return
+    # a cross-audit (交叉互审) team raises findings about the units it audits, wherever its
+    # members' own grants are: the audit says who may (``Audit.team_may_raise``)
+    team_may_raise = getattr(source, "team_may_raise", None)
+    if source_kind == NC.Source.INTERNAL_AUDIT and team_may_raise and team_may_raise(actor, org):
         return
     if scope.has_perm(actor, roles.NC_ADD_SELF, org):
         if source_kind == NC.Source.SELF_INSPECTION:
@@ -289,7 +294,7 @@ def raise_nonconformity(
         raise ValidationError({"org": _("Choose the unit concerned.")})
     if source_kind not in NC.Source.values:
         raise ValidationError({"source_kind": _("Choose where the nonconformity comes from.")})
-    _check_raise(actor, org, source_kind)
+    _check_raise(actor, org, source_kind, source)
     errors: dict[str, Any] = {}
     cleaned: dict[str, Any] = {}
     for field, value, message, max_length in (
