@@ -40,6 +40,9 @@ MENU: tuple[MenuGroup, ...] = (
             MenuItem(
                 _("Requirements"), "system:requirement_list", roles.REQUIREMENT_VIEW, "list-check"
             ),
+            MenuItem(
+                _("Requirement coverage"), "system:coverage", roles.REQUIREMENT_VIEW, "grid-dots"
+            ),
             MenuItem(_("Obligations"), "system:obligation_list", roles.OBLIGATION_VIEW, "repeat"),
         ),
     ),

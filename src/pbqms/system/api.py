@@ -1,14 +1,21 @@
 """REST API of the quality system: ``/api/requirements/`` (read), ``/api/obligations/``
-(read; create and edit by the committee that sets them) and ``/api/conformity/`` (the
-conformity results of the units in the caller's scope, read only)."""
+(read; create and edit by the committee that sets them), ``/api/conformity/`` (the
+conformity results of the units in the caller's scope, read only) and ``/api/coverage/``
+(requirements × documents, processes, obligations; gaps and orphan documents)."""
 
 from __future__ import annotations
 
 import django_filters
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
@@ -284,3 +291,81 @@ class ConformityViewSet(viewsets.ReadOnlyModelViewSet):
 
             raise Http404
         return super().get_object()
+
+
+class CoverageLinkSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+
+
+class CoverageRowSerializer(serializers.Serializer):
+    requirement = serializers.IntegerField(source="requirement.pk")
+    code = serializers.CharField(source="requirement.code")
+    title = serializers.CharField(source="requirement.title")
+    source = serializers.CharField(source="requirement.source")
+    documents = serializers.SerializerMethodField()
+    processes = serializers.SerializerMethodField()
+    obligations = serializers.SerializerMethodField()
+    is_gap = serializers.BooleanField()
+
+    def get_documents(self, row) -> list[dict]:
+        return [{"id": d["id"], "label": f"{d['number']} {d['title']}"} for d in row.documents]
+
+    def get_processes(self, row) -> list[dict]:
+        return [{"id": p["id"], "label": f"{p['code']} {p['name']}"} for p in row.processes]
+
+    def get_obligations(self, row) -> list[dict]:
+        return [{"id": o["id"], "label": o["name"]} for o in row.obligations]
+
+
+class OrphanDocumentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    title = serializers.CharField()
+    org = serializers.IntegerField(source="org_id")
+
+
+class CoverageViewSet(viewsets.GenericViewSet):
+    """Requirement coverage: each active requirement with the documents (that you may
+    open), processes and obligations that address it; ``is_gap`` when nothing does.
+    ``?gaps=1`` lists the gaps only, ``?source=`` filters by source. ``orphans/``: effective
+    documents that address no requirement."""
+
+    serializer_class = CoverageRowSerializer
+    queryset = Requirement.objects.none()
+
+    @extend_schema(
+        summary="Requirement coverage matrix",
+        parameters=[
+            OpenApiParameter("gaps", bool, description="only requirements nothing addresses"),
+            OpenApiParameter("source", str, enum=Requirement.Source.values),
+        ],
+        responses={200: CoverageRowSerializer(many=True), **_ERRORS},
+    )
+    def list(self, request):
+        from pbqms.system import coverage
+
+        _require(request.user, roles.REQUIREMENT_VIEW)
+        source = request.query_params.get("source") or ""
+        if source and source not in Requirement.Source.values:
+            raise ValidationError({"source": ["Unknown source."]})
+        rows = coverage.matrix(
+            request.user, source=source, gaps_only=request.query_params.get("gaps") in ("1", "true")
+        )
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(CoverageRowSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Orphan documents (effective, address no requirement)",
+        responses={200: OrphanDocumentSerializer(many=True), **_ERRORS},
+    )
+    @action(detail=False, methods=["get"])
+    def orphans(self, request):
+        from pbqms.system import coverage
+
+        _require(request.user, roles.REQUIREMENT_VIEW)
+        qs = coverage.orphan_documents(request.user)
+        if qs is None:
+            qs = []
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(OrphanDocumentSerializer(page, many=True).data)

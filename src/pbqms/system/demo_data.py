@@ -56,6 +56,21 @@ EXCEPTION_REASON = (
     "不单独组织。"
 )
 REASON = "演示数据"
+# document title → the requirements it addresses (the coverage matrix keeps some gaps and
+# orphans on purpose: 4.2, 6.1, 8.3 … and the record forms)
+DOCUMENT_REQUIREMENTS = {
+    "党建质量管理手册": ["ISO9001-4", "ISO9001-4.3", "ISO9001-4.4", "ISO9001-5.2", "ISO9001-5.3"],
+    "文件控制程序": ["ISO9001-7.5"],
+    "记录控制程序": ["ISO9001-7.5"],
+    "组织生活程序": ["DJ-ZBDYDH", "DJ-ZBWYH", "DJ-DXZH", "DJ-ZZSHH", "ISO9001-8.5"],
+    "党员教育管理程序": ["DJ-DK", "DJ-MZPYDY", "ISO9001-7.2"],
+    "宣传思想工作程序": ["ISO9001-7.3", "ISO9001-7.4"],
+    "内部审核程序": ["ISO9001-9.2"],
+    "管理评审程序": ["ISO9001-9.3"],
+    "不合格控制程序": ["ISO9001-8.7", "ISO9001-10.2"],
+    "纠正措施程序": ["ISO9001-10.2"],
+    "支部主题党日活动制度": ["DJ-ZTDR"],
+}
 
 THEMES = [
     "学习贯彻党的二十大精神",
@@ -306,12 +321,14 @@ def load(stdout=None) -> dict | None:
             )
             n_records, n_att = loader.write(loader.plan(obligations))
             exc = _exception(loader, obligations, services)
+            links = _link_documents(root)
         stats = engine.recompute(start=loader.start, end=dt.date(today.year, 12, 31), today=today)
     summary = {
         "obligations": len(obligations),
         "records": n_records,
         "attendance": n_att,
         "exception": exc,
+        "document_links": links,
         "cells": stats.cells,
     }
     if stdout is not None:
@@ -320,6 +337,36 @@ def load(stdout=None) -> dict | None:
             f"({n_att} attendance rows), {stats.cells} conformity cells"
         )
     return summary
+
+
+def _link_documents(root) -> int:
+    """Link the demo's controlled documents (``demo_documents``, if loaded) to the
+    requirements they address."""
+    from django.apps import apps
+
+    from pbqms.system.models import DocumentRequirement, Requirement
+
+    if not apps.is_installed("pbqms.documents"):
+        return 0
+    from pbqms.documents.models import Document
+
+    docs = {
+        d.title: d
+        for d in Document.objects.filter(
+            org__path__startswith=root.path, title__in=list(DOCUMENT_REQUIREMENTS)
+        )
+    }
+    codes = {c for cs in DOCUMENT_REQUIREMENTS.values() for c in cs}
+    reqs = {r.code: r for r in Requirement.objects.filter(code__in=codes)}
+    have = set(DocumentRequirement.objects.values_list("document_id", "requirement_id"))
+    made = 0
+    for title, doc in docs.items():
+        for code in DOCUMENT_REQUIREMENTS[title]:
+            req = reqs.get(code)
+            if req is not None and (doc.pk, req.pk) not in have:
+                DocumentRequirement.objects.create(document=doc, requirement=req)
+                made += 1
+    return made
 
 
 def _exception(loader, obligations, services):

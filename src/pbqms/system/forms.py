@@ -114,3 +114,20 @@ class GapNonconformityForm(forms.Form):
         from pbqms.improvement.models import Nonconformity
 
         self.fields["severity"].choices = Nonconformity.Severity.choices
+
+
+class DocumentLinksForm(forms.Form):
+    """The controlled documents that address a requirement."""
+
+    documents = forms.ModelMultipleChoiceField(
+        label=_("Documents that address it"),
+        queryset=None,
+        required=False,
+        widget=forms.SelectMultiple(attrs={"class": "form-select", "size": 10}),
+        help_text=_("Hold Ctrl (⌘ on a Mac) to choose several."),
+    )
+
+    def __init__(self, *args, documents=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["documents"].queryset = documents
+        self.fields["documents"].label_from_instance = lambda d: f"{d.number} {d.title}"

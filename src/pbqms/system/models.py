@@ -259,3 +259,44 @@ class ConformityException(VersionedModel):
 
     def __str__(self) -> str:
         return f"{self.org_id}/{self.obligation_id}/{self.period_start}"
+
+
+class DocumentRequirement(VersionedModel):
+    """A controlled document addresses a requirement (clause or regulation): one row of the
+    coverage matrix's document column. Kept on the quality-system side so either app can
+    land first; written through ``services.set_document_requirements`` (change-logged)."""
+
+    requirement = models.ForeignKey(
+        Requirement,
+        verbose_name=_("requirement"),
+        on_delete=models.CASCADE,
+        related_name="document_links",
+    )
+    document = models.ForeignKey(
+        "documents.Document",
+        verbose_name=_("document"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("linked by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = models.Manager()
+
+    class Meta:
+        verbose_name = _("document addressing a requirement")
+        verbose_name_plural = _("documents addressing requirements")
+        ordering = ["requirement_id", "document_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["requirement", "document"], name="document_requirement_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} → {self.requirement_id}"

@@ -19,6 +19,7 @@ urlpatterns = [
         name="cell_raise",
     ),
     path("requirements/", views.requirement_list, name="requirement_list"),
+    path("requirements/coverage/", views.coverage_matrix, name="coverage"),
     path("requirements/<int:pk>/", views.requirement_detail, name="requirement_detail"),
     path("obligations/", views.obligation_list, name="obligation_list"),
     path("obligations/new/", views.obligation_edit, name="obligation_create"),

@@ -22,9 +22,10 @@ from django.views.decorators.http import require_POST
 from pbqms.core import roles, scope
 from pbqms.orgs.forms import add_service_errors
 from pbqms.orgs.models import Organization
-from pbqms.system import engine, services
+from pbqms.system import coverage, engine, services
 from pbqms.system.forms import (
     BoardFilterForm,
+    DocumentLinksForm,
     ExceptionForm,
     GapNonconformityForm,
     ObligationForm,
@@ -436,10 +437,95 @@ def requirement_detail(request, pk):
         if scope.has_perm(user, roles.OBLIGATION_VIEW)
         else Obligation.objects.none()
     )
+    can_link = coverage.documents_enabled() and scope.has_perm(user, roles.REQUIREMENT_MANAGE)
+    link_form = None
+    if can_link:
+        from pbqms.documents.models import Document
+
+        choices = (
+            coverage.visible_documents(user)
+            .exclude(status=Document.Status.OBSOLETE)
+            .order_by("number")
+        )
+        if request.method == "POST":
+            link_form = DocumentLinksForm(request.POST, documents=choices)
+            if link_form.is_valid():
+                try:
+                    added, removed = coverage.set_document_requirements(
+                        actor=user,
+                        requirement=requirement,
+                        documents=link_form.cleaned_data["documents"],
+                    )
+                except ValidationError as exc:
+                    add_service_errors(link_form, exc)
+                else:
+                    messages.success(
+                        request,
+                        _("Documents linked: %(added)d added, %(removed)d removed.")
+                        % {"added": added, "removed": removed},
+                    )
+                    return redirect(request.path)
+        else:
+            link_form = DocumentLinksForm(
+                documents=choices,
+                initial={"documents": [d.pk for d in coverage.documents_of(user, requirement)]},
+            )
+    elif request.method == "POST":
+        raise PermissionDenied
+    processes = []
+    if coverage.processes_enabled():
+        processes = list(requirement.processes.filter(is_active=True).order_by("code"))
     return render(
         request,
         "system/requirement_detail.html",
-        {"requirement": requirement, "obligations": obligations},
+        {
+            "requirement": requirement,
+            "obligations": obligations,
+            "documents": coverage.documents_of(user, requirement),
+            "processes": processes,
+            "link_form": link_form,
+        },
+    )
+
+
+@login_required
+def coverage_matrix(request):
+    """条款覆盖: requirements × the documents, processes and obligations that address them;
+    gaps and orphan documents."""
+    user = request.user
+    _require(user, roles.REQUIREMENT_VIEW)
+    source = request.GET.get("source") or ""
+    if source not in Requirement.Source.values:
+        source = ""
+    q = (request.GET.get("q") or "").strip()[:100]
+    gaps_only = request.GET.get("gaps") == "1"
+    rows = coverage.matrix(user, source=source, q=q)
+    totals = coverage.summary(rows)
+    if gaps_only:
+        rows = [r for r in rows if r.is_gap]
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    orphans = coverage.orphan_documents(user)
+    orphan_page = None
+    if orphans is not None:
+        orphan_page = Paginator(orphans, 20).get_page(request.GET.get("opage"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("opage", None)
+    return render(
+        request,
+        "system/coverage.html",
+        {
+            "page": page,
+            "totals": totals,
+            "sources": Requirement.Source.choices,
+            "source": source,
+            "q": q,
+            "gaps_only": gaps_only,
+            "orphans": orphan_page,
+            "processes_enabled": coverage.processes_enabled(),
+            "documents_enabled": coverage.documents_enabled(),
+            "qs": query.urlencode(),
+        },
     )
 
 
