@@ -17,6 +17,7 @@ from pbqms.orgs.api import OrganizationViewSet, PersonViewSet, RoleAssignmentVie
 from pbqms.plans.api import TaskViewSet, WorkPlanViewSet
 from pbqms.processes.api import ProcessViewSet
 from pbqms.records.api import RecordTemplateViewSet, RecordViewSet
+from pbqms.reviews.api import ManagementReviewViewSet, ReviewOutputViewSet
 from pbqms.system.api import (
     ConformityViewSet,
     CoverageViewSet,
@@ -50,6 +51,8 @@ router.register("processes", ProcessViewSet, basename="process")
 router.register("coverage", CoverageViewSet, basename="coverage")
 router.register("plans", WorkPlanViewSet, basename="workplan")
 router.register("tasks", TaskViewSet, basename="task")
+router.register("management-reviews", ManagementReviewViewSet, basename="managementreview")
+router.register("review-outputs", ReviewOutputViewSet, basename="reviewoutput")
 
 urlpatterns = [
     path("auth/token/", token_view, name="api-token"),
