@@ -102,6 +102,13 @@ def password():
 
 
 @pytest.fixture(autouse=True)
+def _jobs_run_inline(settings):
+    """Background jobs run at once inside ``enqueue`` (the thread and worker modes are
+    tested in tests/core/test_jobs.py)."""
+    settings.PBQMS_JOBS = "sync"
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     """Django's production PBKDF2 costs about a second per hash on a small machine; tests
     that create users or sign in would spend most of their time there."""

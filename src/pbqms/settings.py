@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from pbqms.envparse import env_bool, env_int, env_list, env_str
@@ -295,6 +296,12 @@ DEFAULT_FROM_EMAIL = env_str("PBQMS_EMAIL_FROM", "pbqms@localhost")
 
 # SECURITY.md item 9: change-log retention in days (purge refuses younger entries; min 180)
 PBQMS_AUDIT_RETENTION_DAYS = env_int("PBQMS_AUDIT_RETENTION_DAYS", 180)
+
+# Background jobs (pbqms.core.jobs): thread (embedded default), worker (`pbqms run-worker`
+# processes take jobs queued in the database), or sync (run at once; tests)
+PBQMS_JOBS = env_str("PBQMS_JOBS", "thread")
+if PBQMS_JOBS not in ("thread", "worker", "sync"):
+    raise ImproperlyConfigured("PBQMS_JOBS must be thread, worker or sync")
 
 # backups keep microseconds (the change-log hashes depend on them): pbqms.core.backup
 SERIALIZATION_MODULES = {"pbqmsjson": "pbqms.core.backup_format"}

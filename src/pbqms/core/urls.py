@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pbqms.core import views, views_changelog, views_notifications
+from pbqms.core import views, views_changelog, views_jobs, views_notifications
 
 app_name = "core"
 
@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("changelog/", views_changelog.changelog_list, name="changelog"),
     path("changelog/<int:pk>/", views_changelog.changelog_detail, name="changelog_detail"),
+    path("jobs/<uuid:pk>/", views_jobs.job_status, name="job_status"),
     path("notifications/", views_notifications.inbox, name="notifications"),
     path(
         "notifications/<int:pk>/open/",

@@ -6,3 +6,6 @@ class OrgsConfig(AppConfig):
     name = "pbqms.orgs"
     label = "orgs"
     verbose_name = _("Organisation and people")
+
+    def ready(self):
+        from pbqms.orgs import jobs  # noqa: F401  (registers the import job)

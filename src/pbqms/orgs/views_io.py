@@ -1,8 +1,8 @@
 """Excel import of units and people, templates, error reports and the people export.
 
 The work itself is in ``pbqms.orgs.xlsx``; these views check permissions, take the upload
-and answer. An import runs inside the request (files are limited to
-``PBQMS_IMPORT_MAX_ROWS`` rows); the page shows a busy indicator while it runs.
+and start the import as a background job (``pbqms.orgs.jobs``); the page shows its
+progress and then the result (files are limited to ``PBQMS_IMPORT_MAX_ROWS`` rows).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from pbqms.core import changelog, roles, scope
+from pbqms.core import changelog, jobs, roles, scope
 from pbqms.core.listing import is_htmx, vary_on_htmx
 from pbqms.orgs import xlsx
 from pbqms.orgs.filters import PersonFilterSet
@@ -41,6 +41,7 @@ REPORT_DIR = "import-reports"
 REPORT_SESSION_KEY = "pbqms_import_reports"
 REPORT_MAX_AGE = datetime.timedelta(hours=24)
 REPORTS_KEPT_PER_SESSION = 5
+UPLOAD_DIR = "import-uploads"
 
 
 class ImportForm(forms.Form):
@@ -72,42 +73,77 @@ def _limits() -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_page(request):
-    """GET: the page with the templates and the upload form. POST: run the import and show
-    its result (only the result panel for htmx)."""
+    """GET: the page with the templates and the upload form. POST: store the upload and
+    start the import as a background job; answer with its progress panel, which polls the
+    job and turns into the result (or, when the job already ran, the result itself)."""
     _require_import(request.user)
-    result = None
-    report_token = None
     form = ImportForm()
+    job = None
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES)
         if form.is_valid():
             upload = form.cleaned_data["file"]
-            try:
-                result = xlsx.import_workbook(
-                    upload, actor=request.user, filename=getattr(upload, "name", "")
-                )
-            except xlsx.ImportFileError as exc:
-                form.add_error("file", exc.message)
-            else:
-                if not result.ok:
-                    report_token = _store_report(request, result)
-    context = {
+            path = default_storage.save(f"{UPLOAD_DIR}/{uuid.uuid4().hex}.xlsx", upload)
+            job = jobs.enqueue(
+                "orgs.import",
+                user=request.user,
+                params={"path": path, "filename": getattr(upload, "name", "")},
+            )
+    outcome = job_result_context(request, job) if job is not None and job.finished else {}
+    if outcome.get("refused"):
+        form.add_error("file", outcome["refused"])
+    context = {**_page_context(form), **result_context(), **outcome, "job": job}
+    if request.method == "POST" and is_htmx(request):
+        response = render(request, "orgs/import_result.html", context)
+        if outcome.get("result") is not None and outcome["result"].ok:
+            # the page clears the file input, so the same file is not imported twice
+            response["HX-Trigger"] = "pbqms:import-done"
+        return vary_on_htmx(response)
+    return vary_on_htmx(render(request, "orgs/import.html", context))
+
+
+def job_result_context(request, job) -> dict:
+    """The result panel's context for a finished import job."""
+    data = job.result or {}
+    if job.status == job.Status.FAILED:
+        return result_context(
+            refused=str(_("The import could not be completed; nothing was saved. Try again."))
+        )
+    if data.get("refused"):
+        return result_context(refused=data["refused"])
+    summary = xlsx.ImportSummary.from_json(data["summary"])
+    if summary.report_token:
+        remember_report(request, summary.report_token, summary.filename)
+    return result_context(summary=summary)
+
+
+def job_result(request, job):
+    """``core:job_status`` shows this once the import job has finished."""
+    context = job_result_context(request, job)
+    response = render(request, "orgs/import_result.html", context)
+    if context["result"] is not None and context["result"].ok:
+        response["HX-Trigger"] = "pbqms:import-done"
+    return response
+
+
+def _page_context(form) -> dict:
+    return {
         "form": form,
-        "result": result,
-        "report_token": report_token,
         "limits": _limits(),
         "kinds": [
             {"kind": xlsx.UNITS, "label": _("Units template")},
             {"kind": xlsx.PEOPLE, "label": _("People template")},
         ],
     }
-    if request.method == "POST" and is_htmx(request):
-        response = render(request, "orgs/import_result.html", context)
-        if result is not None and result.ok:
-            # the page clears the file input, so the same file is not imported twice
-            response["HX-Trigger"] = "pbqms:import-done"
-        return vary_on_htmx(response)
-    return vary_on_htmx(render(request, "orgs/import.html", context))
+
+
+def result_context(*, summary=None, refused: str = "") -> dict:
+    """What ``orgs/import_result.html`` shows: a refused file, the errors, or the counts."""
+    return {
+        "result": summary,
+        "report_token": summary.report_token if summary is not None else None,
+        "refused": refused,
+    }
 
 
 @login_required
@@ -125,9 +161,9 @@ def import_template(request):
     )
 
 
-def _store_report(request, result: xlsx.ImportResult) -> str | None:
-    """Keep the error report for the uploader's session (a day at most) and return its
-    token; None if it could not be written (the page still lists the errors)."""
+def store_report_file(result: xlsx.ImportResult) -> str | None:
+    """Write the error report (kept a day at most) and return its token; None if it could
+    not be written (the page still lists the errors)."""
     token = uuid.uuid4().hex
     try:
         _purge_old_reports()
@@ -137,13 +173,20 @@ def _store_report(request, result: xlsx.ImportResult) -> str | None:
     except OSError:
         logger.exception("could not store an import error report")
         return None
-    tokens = [*request.session.get(REPORT_SESSION_KEY, []), token][-REPORTS_KEPT_PER_SESSION:]
+    return token
+
+
+def remember_report(request, token: str, filename: str) -> None:
+    """Let this session download the report (the uploader's session only)."""
+    tokens = request.session.get(REPORT_SESSION_KEY, [])
+    if token in tokens:
+        return
+    tokens = [*tokens, token][-REPORTS_KEPT_PER_SESSION:]
     request.session[REPORT_SESSION_KEY] = tokens
     reports = request.session.get(REPORT_SESSION_KEY + "_names", {})
     reports = {t: n for t, n in reports.items() if t in tokens}
-    reports[token] = result.filename
+    reports[token] = filename
     request.session[REPORT_SESSION_KEY + "_names"] = reports
-    return token
 
 
 def _purge_old_reports() -> None:

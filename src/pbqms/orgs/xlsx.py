@@ -59,6 +59,7 @@ MAX_UNPACKED_FACTOR = 20
 MAX_ZIP_MEMBERS = 2000
 # the page lists this many errors; the downloadable report has all of them
 PAGE_ERROR_LIMIT = 200
+PROGRESS_EVERY = 50  # rows between two progress reports of a running import
 
 # ---------------------------------------------------------------- the file format
 
@@ -303,6 +304,59 @@ class ImportResult:
     @property
     def more_errors(self) -> int:
         return max(0, len(self.errors) - PAGE_ERROR_LIMIT)
+
+
+@dataclass
+class ImportSummary:
+    """What the result page needs of an import that ran as a background job (stored as
+    JSON on the job): counts and the first errors; the rest is in the error report."""
+
+    kind: str
+    filename: str
+    row_count: int
+    created: int
+    seconds: float
+    failed_row_count: int
+    error_count: int
+    page_errors: list[RowError]
+    report_token: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.error_count
+
+    @property
+    def failed_rows(self) -> range:
+        return range(self.failed_row_count)
+
+    @property
+    def more_errors(self) -> int:
+        return max(0, self.error_count - len(self.page_errors))
+
+    @classmethod
+    def of(cls, result: ImportResult, report_token: str | None = None) -> ImportSummary:
+        return cls(
+            kind=result.kind,
+            filename=result.filename,
+            row_count=result.row_count,
+            created=result.created,
+            seconds=round(result.seconds, 2),
+            failed_row_count=len(result.failed_rows),
+            error_count=len(result.errors),
+            page_errors=list(result.page_errors),
+            report_token=report_token,
+        )
+
+    def as_json(self) -> dict:
+        data = dict(self.__dict__)
+        data["page_errors"] = [e.__dict__ for e in self.page_errors]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> ImportSummary:
+        data = dict(data)
+        data["page_errors"] = [RowError(**e) for e in data.get("page_errors", [])]
+        return cls(**data)
 
 
 # ---------------------------------------------------------------- reading a workbook
@@ -623,7 +677,11 @@ def _bad_value_message(column: Column) -> str:
 # ---------------------------------------------------------------- import
 
 
-def import_workbook(upload, *, actor, filename: str) -> ImportResult:
+def _no_progress(done: int, total: int, message: str = "") -> None:
+    return None
+
+
+def import_workbook(upload, *, actor, filename: str, progress=_no_progress) -> ImportResult:
     """Check, validate and (if every row is good) create what ``upload`` holds.
 
     Raises ``ImportFileError`` when the file itself is refused; otherwise returns the
@@ -645,9 +703,9 @@ def import_workbook(upload, *, actor, filename: str) -> ImportResult:
     with action_context(source="import", reason=f"导入: {filename}"):
         with transaction.atomic():
             if kind == UNITS:
-                _import_units(result, actor)
+                _import_units(result, actor, progress)
             else:
-                _import_people(result, actor)
+                _import_people(result, actor, progress)
             result.errors.sort(key=lambda e: (e.row, _column_index(result, e.column)))
             if result.errors:
                 transaction.set_rollback(True)
@@ -703,7 +761,7 @@ def _check_target(row: _Row, header: str, code: str, units: dict[str, Organizati
     return unit
 
 
-def _import_units(result: ImportResult, actor) -> None:
+def _import_units(result: ImportResult, actor, progress=_no_progress) -> None:
     rows = [_Row(n, result.headers, values) for n, values in result.rows]
     parsed = [row.parse(UNIT_COLUMNS) for row in rows]
     # codes defined in this file (the first row using a code wins; later ones are errors)
@@ -723,7 +781,9 @@ def _import_units(result: ImportResult, actor) -> None:
     outside = {d.get("parent_code") or "" for d in parsed} - in_file.keys()
     existing = _visible_units(actor, outside)
     created: dict[int, Organization] = {}
-    for index in _parents_first(rows, parsed, in_file):
+    for step, index in enumerate(_parents_first(rows, parsed, in_file)):
+        if step % PROGRESS_EVERY == 0:
+            progress(step, len(rows), _("Checking and saving rows"))
         row, data = rows[index], parsed[index]
         parent_code = data.pop("parent_code", "") or ""
         parent = None
@@ -819,14 +879,16 @@ def _existing_people(units: Iterable[Organization], names: set[str]) -> set[tupl
     return found
 
 
-def _import_people(result: ImportResult, actor) -> None:
+def _import_people(result: ImportResult, actor, progress=_no_progress) -> None:
     rows = [_Row(n, result.headers, values) for n, values in result.rows]
     parsed = [row.parse(PERSON_COLUMNS) for row in rows]
     units = _visible_units(actor, {d.get("org_code") or "" for d in parsed})
     existing = _existing_people(units.values(), {d.get("name") or "" for d in parsed})
     seen: dict[tuple, int] = {}
     created = 0
-    for row, data in zip(rows, parsed, strict=True):
+    for step, (row, data) in enumerate(zip(rows, parsed, strict=True)):
+        if step % PROGRESS_EVERY == 0:
+            progress(step, len(rows), _("Checking and saving rows"))
         org = None
         if data.get("org_code"):
             org = _check_target(row, "所在组织编码", data["org_code"], units, actor)
