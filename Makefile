@@ -33,6 +33,7 @@ demo: install
 	PBQMS_DEMO=1 $(PY) manage.py demo_documents
 	PBQMS_DEMO=1 $(PY) manage.py demo_improvement
 	PBQMS_DEMO=1 $(PY) manage.py demo_records
+	PBQMS_DEMO=1 $(PY) manage.py demo_reviews
 	PBQMS_DEMO=1 $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 ## make test: lint, checks, then the whole suite on SQLite and (if reachable) PostgreSQL
