@@ -381,7 +381,9 @@ def indicator_targets(request, pk):
             raise Http404
     units = [
         u
-        for u in under.get_children().filter(dissolved_on__isnull=True).order_by("path")
+        for u in Organization.objects.filter(
+            path__startswith=under.path, depth=under.depth + 1, dissolved_on__isnull=True
+        ).order_by("path")
         if u.kind != Organization.Kind.GROUP
     ]
     units = [u for u in units if services.may_break_down(user, indicator, u)]
