@@ -9,6 +9,7 @@ import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from pbqms.core import roles
 from pbqms.orgs.forms import FastSelect, StyledFormMixin, unit_label
@@ -42,7 +43,9 @@ class PersonFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"),
         method="filter_q",
-        widget=forms.TextInput(attrs={"placeholder": _("Name"), "type": "search"}),
+        widget=forms.TextInput(
+            attrs={"placeholder": pgettext_lazy("person", "Name"), "type": "search"}
+        ),
     )
     org = django_filters.ModelChoiceFilter(
         label=_("Unit"),

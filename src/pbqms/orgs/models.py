@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
 from pbqms.core.models import VersionedModel
@@ -126,7 +127,7 @@ class Person(VersionedModel):
 
     PARTY_STATUSES = frozenset({MemberStatus.FULL, MemberStatus.PROBATIONARY})
 
-    name = models.CharField(_("name"), max_length=60, db_index=True)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=60, db_index=True)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices)
     birth_date = models.DateField(_("date of birth"), null=True, blank=True)
     phone = models.CharField(_("mobile phone"), max_length=20, blank=True)

@@ -10,7 +10,7 @@ from django.db.models import Case, F, IntegerField, Prefetch, Value, When
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from pbqms.core import roles, scope
 from pbqms.core.history import history_for
@@ -54,7 +54,7 @@ SORT_DESC = {
 }
 DEFAULT_SORT = "unit"
 COLUMNS = (
-    ("name", gettext_lazy("Name")),
+    ("name", pgettext_lazy("person", "Name")),
     ("unit", gettext_lazy("Unit")),
     ("status", gettext_lazy("Member status")),
     ("joined", gettext_lazy("Joined the party")),
