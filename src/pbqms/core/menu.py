@@ -65,6 +65,9 @@ MENU: tuple[MenuGroup, ...] = (
             MenuItem(_("Work plans"), "plans:plan_list", roles.PLAN_VIEW, "calendar-check"),
             MenuItem(_("Tasks"), "plans:task_list", roles.TASK_VIEW, "checkbox"),
             MenuItem(_("Records"), "records:list", roles.RECORD_VIEW, "notebook"),
+            MenuItem(
+                _("Record templates"), "records:templates", roles.RECORD_TEMPLATE_MANAGE, "template"
+            ),
             MenuItem(_("Calendar"), "plans:calendar", roles.TASK_VIEW, "calendar-month"),
             MenuItem(_("PDCA cycle"), "plans:pdca", roles.PLAN_VIEW, "refresh"),
             MenuItem(_("Conformity board"), "system:board", roles.CONFORMITY_VIEW, "layout-grid"),

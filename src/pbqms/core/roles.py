@@ -82,6 +82,8 @@ RECORD_SUBMIT = "records.submit_record"
 RECORD_AMEND = "records.amend_record"
 RECORD_VIEW_DRAFTS = "records.view_draft_record"
 _RECORD_ALL = frozenset({RECORD_VIEW, RECORD_ADD, RECORD_SUBMIT, RECORD_AMEND, RECORD_VIEW_DRAFTS})
+# create record templates and edit user-made ones (built-in ones are copied, not edited)
+RECORD_TEMPLATE_MANAGE = "records.change_recordtemplate"
 
 # quality system (pbqms.system): the requirement library and obligations (read by all who
 # work with the system; edited by the committee); the conformity board of the units in
@@ -161,7 +163,7 @@ for _role, _perms in {
 
 # records, per role
 for _role, _perms in {
-    Role.PARTY_ADMIN: _RECORD_ALL,
+    Role.PARTY_ADMIN: _RECORD_ALL | {RECORD_TEMPLATE_MANAGE},
     Role.BRANCH_SECRETARY: _RECORD_ALL,
     Role.PARTY_WORKER: _RECORD_ALL,
     Role.MEMBER: frozenset({RECORD_VIEW}),

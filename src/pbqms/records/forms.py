@@ -188,3 +188,117 @@ def initial_for(record: Record) -> dict:
     for name, value in (record.data or {}).items():
         initial[PREFIX + name] = [str(v) for v in value] if isinstance(value, list) else value
     return initial
+
+
+# ---------------------------------------------------------------- template editor
+
+
+class TemplateForm(StyledFormMixin, forms.Form):
+    """A record template's own attributes (its fields come in ``FieldFormSet``)."""
+
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    name = forms.CharField(label=_("Name"), max_length=100)
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=40,
+        help_text=_("Lower-case letters, digits and _, e.g. volunteer_service."),
+    )
+    kind = forms.ChoiceField(label=_("Kind"), choices=RecordTemplate.Kind.choices)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    has_attendance = forms.BooleanField(
+        label=_("Attendance list (present / absent with reason)"), required=False
+    )
+    is_active = forms.BooleanField(
+        label=_("Active (offered for new records)"), required=False, initial=True
+    )
+
+
+class FieldRowForm(StyledFormMixin, forms.Form):
+    """One field of a record template."""
+
+    name = forms.CharField(label=_("Field name"), max_length=40, required=False)
+    label = forms.CharField(label=_("Label"), max_length=100, required=False)
+    type = forms.ChoiceField(label=_("Type"), choices=(), required=False)
+    required = forms.BooleanField(label=_("Required"), required=False)
+    choices = forms.CharField(
+        label=_("Choices"),
+        required=False,
+        max_length=2000,
+        help_text=_("Choice fields: one choice per line."),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    help = forms.CharField(label=_("Help text"), required=False, max_length=200)
+    extra = forms.JSONField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from pbqms.records.templates_admin import FIELD_TYPE_CHOICES
+
+        self.fields["type"].choices = [("", "—"), *FIELD_TYPE_CHOICES]
+
+    def clean(self):
+        data = super().clean()
+        filled = any(data.get(k) for k in ("name", "label", "type"))
+        if filled and not self.cleaned_data.get("DELETE"):
+            for key in ("name", "label", "type"):
+                if not data.get(key):
+                    self.add_error(key, _("This field is required."))
+        return data
+
+    def spec(self) -> dict | None:
+        data = self.cleaned_data
+        if not data or data.get("DELETE") or not data.get("name"):
+            return None
+        spec = {
+            "name": data["name"].strip(),
+            "label": data["label"].strip(),
+            "type": data["type"],
+            "required": bool(data.get("required")),
+            "help": data.get("help") or "",
+        }
+        if data["type"] == "choice":
+            spec["choices"] = [c.strip() for c in (data.get("choices") or "").splitlines()]
+        extra = data.get("extra")
+        if isinstance(extra, dict):
+            for key in ("min", "max"):
+                if key in extra:
+                    spec[key] = extra[key]
+        return spec
+
+
+class _BaseFieldFormSet(forms.BaseFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "ORDER" in form.fields:
+            form.fields["ORDER"].widget.attrs["class"] = "form-control"
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].widget.attrs["class"] = "form-check-input"
+
+
+FieldFormSet = forms.formset_factory(
+    FieldRowForm,
+    formset=_BaseFieldFormSet,
+    extra=3,
+    can_delete=True,
+    can_order=True,
+    max_num=40,
+    validate_max=True,
+)
+
+
+def field_initial(fields: list[dict]) -> list[dict]:
+    return [
+        {
+            "name": f.get("name", ""),
+            "label": f.get("label", ""),
+            "type": f.get("type", ""),
+            "required": bool(f.get("required")),
+            "choices": "\n".join(str(c) for c in f.get("choices") or []),
+            "help": f.get("help", ""),
+            "extra": {k: f[k] for k in ("min", "max") if k in f} or None,
+            "ORDER": i + 1,
+        }
+        for i, f in enumerate(fields)
+    ]

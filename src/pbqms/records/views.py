@@ -538,3 +538,102 @@ def record_docx(request, pk):
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# ---------------------------------------------------------------- template editor
+
+
+@login_required
+def template_list(request):
+    """记录模板: every template with its fields; managers create, copy and edit."""
+    from pbqms.records import templates_admin
+
+    _require_reader(request.user)
+    templates = list(RecordTemplate.objects.order_by("-is_active", "kind", "code"))
+    for t in templates:
+        t.field_count = len(t.fields or [])
+    return render(
+        request,
+        "records/template_list.html",
+        {"templates": templates, "can_manage": templates_admin.may_manage(request.user)},
+    )
+
+
+@login_required
+def template_edit(request, pk=None):
+    """Create a template (optionally ``?copy=<pk>`` of another) or edit a user-made one."""
+    from pbqms.records import templates_admin
+
+    user = request.user
+    if not templates_admin.may_manage(user):
+        raise PermissionDenied
+    if pk is not None:
+        template = RecordTemplate.objects.filter(pk=pk).first()
+        if template is None:
+            raise Http404
+        if template.is_builtin:
+            messages.info(request, _("A built-in template is copied, then the copy is edited."))
+            return redirect(reverse("records:template_create") + f"?copy={template.pk}")
+    else:
+        template = RecordTemplate(kind=RecordTemplate.Kind.OTHER, has_attendance=True)
+        source_id = request.GET.get("copy")
+        if source_id and str(source_id).isdigit():
+            source = RecordTemplate.objects.filter(pk=int(source_id)).first()
+            if source is not None:
+                template = templates_admin.copy_of(source)
+    if request.method == "POST":
+        form = forms.TemplateForm(request.POST)
+        formset = forms.FieldFormSet(request.POST, prefix="fields")
+        if form.is_valid() and formset.is_valid():
+            rows = [f for f in formset.ordered_forms if f not in formset.deleted_forms]
+            rows += [
+                f
+                for f in formset.forms
+                if f not in rows and f not in formset.deleted_forms and f.cleaned_data
+            ]
+            specs = [s for s in (f.spec() for f in rows) if s]
+            data = form.cleaned_data
+            try:
+                saved = templates_admin.save_template(
+                    actor=user,
+                    template=template,
+                    name=data["name"],
+                    code=data["code"],
+                    kind=data["kind"],
+                    description=data["description"],
+                    has_attendance=data["has_attendance"],
+                    is_active=data["is_active"],
+                    fields=specs,
+                    expected_version=data.get("version") if template.pk else None,
+                )
+            except ValidationError as exc:
+                from pbqms.orgs.forms import add_service_errors
+
+                if hasattr(exc, "error_dict") and "fields" in exc.error_dict:
+                    formset_errors = exc.error_dict.pop("fields")
+                    form.add_error(None, [e.message % (e.params or {}) for e in formset_errors])
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, _("The record template is saved."))
+                return redirect(reverse("records:templates") + f"#t{saved.pk}")
+    else:
+        form = forms.TemplateForm(
+            initial={
+                "version": template.version if template.pk else None,
+                "name": template.name,
+                "code": template.code,
+                "kind": template.kind,
+                "description": template.description,
+                "has_attendance": template.has_attendance,
+                "is_active": template.is_active if template.pk else True,
+            }
+        )
+        formset = forms.FieldFormSet(
+            prefix="fields", initial=forms.field_initial(template.fields or [])
+        )
+    has_records = template.pk is not None and Record.objects.filter(template=template).exists()
+    return render(
+        request,
+        "records/template_form.html",
+        {"form": form, "formset": formset, "template": template, "has_records": has_records},
+    )
