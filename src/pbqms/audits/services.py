@@ -494,7 +494,7 @@ def improvement_raise():
     return getattr(improvement_services, "raise_nonconformity", None)
 
 
-def raise_from_item(*, actor, item, title: str, correction_due, unit=None):
+def raise_from_item(*, actor, item, title: str, correction_due, unit=None, raised_on=None):
     """Turn a nonconforming checklist result into a nonconformity (不符合项) through the
     improvement app's ``raise_nonconformity`` (its rules decide who may raise it)."""
     raise_nc = improvement_raise()
@@ -523,6 +523,7 @@ def raise_from_item(*, actor, item, title: str, correction_due, unit=None):
             correction_due=correction_due,
             source=audit,
             source_ref=f"{audit.number} #{item.position}",
+            raised_on=raised_on,
         )
         locked = ChecklistItem.objects.select_for_update().get(pk=item.pk)
         locked.nonconformity_id = nc.pk
