@@ -112,13 +112,14 @@ class TaskFilterSet(_UnitFilterMixin, django_filters.FilterSet):
         widget=FastSelect,
     )
     plan = django_filters.NumberFilter(label=_("Work plan"), field_name="item__plan_id")
+    item = django_filters.NumberFilter(label=_("Plan item"), field_name="item_id")
     overdue = django_filters.BooleanFilter(
         label=_("Overdue only"), method="filter_overdue", widget=forms.CheckboxInput
     )
 
     class Meta:
         model = Task
-        fields = ["q", "year", "status", "org", "plan", "overdue"]
+        fields = ["q", "year", "status", "org", "plan", "item", "overdue"]
         form = FilterForm
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None, options=True):

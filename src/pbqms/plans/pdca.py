@@ -41,6 +41,7 @@ STATUS = {
     "poor": (_("Poor"), "red"),
     "open": (_("Actions open"), "yellow"),
     "closed": (_("All closed"), "green"),
+    "none_raised": (_("None raised"), "secondary"),
 }
 
 
@@ -101,7 +102,7 @@ class Figures:
                 return "none"
             return "good" if r >= 0.9 else "fair" if r >= 0.6 else "poor"
         if not self.ncs:
-            return "none"
+            return "none_raised"
         return "open" if self.ncs_open or self.actions_open else "closed"
 
     def phases(self) -> list[dict]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -404,14 +404,26 @@ def calendar_entries(user, start: dt.date, end: dt.date, limit: int = 500) -> di
     today = timezone.localdate()
     by_day: dict[dt.date, dict] = defaultdict(lambda: {"tasks": [], "obligations": []})
     if scope.has_perm(user, roles.TASK_VIEW):
-        tasks = (
+        # one line per day and plan item: the task itself when one unit has it, else how
+        # many units have it, how many are done and how many overdue
+        rows = (
             visible_tasks(user)
             .filter(due_on__range=(start, end))
-            .select_related("org")
-            .order_by("due_on", "org__path", "id")[:limit]
+            .values("due_on", "item_id", "title")
+            .annotate(
+                units=Count("id"),
+                done=Count("id", filter=Q(status=T.DONE)),
+                task_id=Min("id"),
+                org_name=Min("org__name"),
+            )
+            .order_by("due_on", "title", "item_id")[:limit]
         )
-        for t in tasks:
-            by_day[t.due_on]["tasks"].append(t)
+        for r in rows:
+            r["overdue"] = (
+                0 if r["done"] == r["units"] or r["due_on"] >= today else (r["units"] - r["done"])
+            )
+            r["state"] = "done" if r["done"] == r["units"] else "overdue" if r["overdue"] else ""
+            by_day[r["due_on"]]["tasks"].append(r)
     if scope.has_perm(user, roles.CONFORMITY_VIEW):
         rows = (
             ConformityResult.objects.visible_to(user, roles.CONFORMITY_VIEW)
