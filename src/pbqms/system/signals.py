@@ -1,13 +1,20 @@
 """Keep conformity results current: a record submitted or amended updates its cells; an
-obligation saved (or its chosen units changed) recomputes that obligation; a unit created
-or changed in kind, dates or place recomputes that unit's subtree. Updates run in the
-same transaction as the change (a rolled-back change leaves no stale result)."""
+obligation saved (or its chosen units changed) recomputes that obligation; a unit created,
+dissolved or changed in kind or dates recomputes that unit's subtree. Updates run in the
+same transaction as the change (a rolled-back change leaves no stale result).
+
+A unit *moved* in the tree is not saved: treebeard rewrites the paths of the unit and its
+subtree with queryset updates, so no ``post_save`` of the unit fires. The move is still
+written to the change log (``orgs.services.move_unit`` → ``changelog.record_change`` with
+the old and new ``path``): the change-log entry's ``post_save`` is the hook that recomputes
+the moved subtree (obligations set by a committee apply only inside its subtree)."""
 
 from __future__ import annotations
 
 from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.dispatch import receiver
 
+from pbqms.core.models import ChangeLogEntry
 from pbqms.orgs.models import Organization
 from pbqms.records.signals import record_submitted
 from pbqms.system import engine
@@ -62,3 +69,16 @@ def on_exception_saved(sender, instance, raw=False, **kwargs):
     engine.recompute(
         units=units, obligations=ob, start=instance.period_start, end=instance.period_start
     )
+
+
+@receiver(post_save, sender=ChangeLogEntry)
+def on_org_moved(sender, instance, created=False, raw=False, **kwargs):
+    if raw or not created or engine.is_suspended():
+        return
+    if instance.object_type != "orgs.organization" or instance.action != "update":
+        return
+    if "path" not in (instance.changes or {}):
+        return
+    unit = Organization.objects.filter(pk=instance.object_id).first()
+    if unit is not None:
+        engine.recompute_org(unit)
