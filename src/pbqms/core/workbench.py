@@ -63,6 +63,29 @@ def cards(user) -> list[dict]:
                 "danger": overdue > 0,
             }
         )
+    if scope.has_perm(user, roles.TASK_VIEW):
+        from pbqms.plans.models import Task
+
+        tasks = Task.objects.visible_to(user, roles.TASK_VIEW)
+        today = timezone.localdate()
+        overdue_tasks = tasks.overdue(today).count()
+        out.append(
+            {
+                "label": _("Overdue plan tasks"),
+                "count": overdue_tasks,
+                "url": _url("plans:task_list", "overdue=1"),
+                "icon": "calendar-exclamation",
+                "danger": overdue_tasks > 0,
+            }
+        )
+        out.append(
+            {
+                "label": _("Plan tasks due within 7 days"),
+                "count": tasks.due_soon(today).count(),
+                "url": _url("plans:calendar"),
+                "icon": "calendar-due",
+            }
+        )
     return out
 
 
