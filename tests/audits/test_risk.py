@@ -161,11 +161,14 @@ def test_rank_units_loads_each_factor(tree, users, team, programme, obligation):
     done = make_audit(programme, [tree.sub_b], status=Audit.Status.CLOSED)
     done.end_date = timezone.localdate() - datetime.timedelta(days=60)
     done.save()
+    _cells(tree.group_a1, obligation, [S.MISSING])
     ranked = {r.org.pk: r for r in risk.rank_units(programme)}
     assert programme.org_id not in ranked
+    # the party group is not ranked on its own: its gap counts for its branch
+    assert tree.group_a1.pk not in ranked
     a1 = ranked[tree.branch_a1.pk]
-    assert (a1.facts.due, a1.facts.missing, a1.facts.late) == (4, 2, 1)
-    assert a1.contributions["conformity"] == pytest.approx(risk.W_CONFORMITY * 2.5 / 4, abs=0.1)
+    assert (a1.facts.due, a1.facts.missing, a1.facts.late) == (5, 3, 1)
+    assert a1.contributions["conformity"] == pytest.approx(risk.W_CONFORMITY * 3.5 / 5, abs=0.1)
     a2 = ranked[tree.branch_a2.pk]
     assert (a2.facts.open_ncs, a2.facts.open_major, a2.facts.repeats) == (1, 1, 1)
     assert a2.contributions["open"] == 10 and a2.contributions["repeat"] == 10

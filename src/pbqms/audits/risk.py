@@ -23,6 +23,7 @@ loads the facts for a programme's units in a fixed number of queries.
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Max, Q
@@ -156,8 +157,9 @@ def explain(r: Ranked) -> list[str]:
 
 
 def programme_units(programme):
-    """The active units a programme may audit: the scope units' subtrees (or the owner
-    committee's), without the owner committee itself."""
+    """The active units of the programme's scope: the scope units' subtrees (or the owner
+    committee's), without the owner committee itself. ``rank_units`` ranks them except the
+    party groups, which are audited with their branch (their facts count for it)."""
     from pbqms.orgs.models import Organization
 
     qs = Organization.objects.filter(dissolved_on__isnull=True).exclude(pk=programme.org_id)
@@ -183,16 +185,20 @@ def _nonconformity_model():
         return None
 
 
-def load_facts(units: list, today: datetime.date) -> dict[int, Facts]:
-    """Facts for ``units`` (Organization rows with ``pk`` and ``path``) in five queries."""
+def load_facts(units: list, today: datetime.date, members: dict[int, int] | None = None):
+    """Facts for ``units`` (Organization rows with ``pk`` and ``path``) in a fixed number of
+    queries. ``members`` maps further unit ids (party groups) to the unit in ``units``
+    whose facts they add to."""
     from pbqms.audits.models import Audit
     from pbqms.system.models import ConformityResult
     from pbqms.system.models import ConformityStatus as S
 
-    ids = [u.pk for u in units]
-    if not ids:
+    if not units:
         return {}
-    data: dict[int, dict] = {pk: {} for pk in ids}
+    owner = {u.pk: u.pk for u in units}
+    owner.update(members or {})
+    ids = list(owner)
+    data: dict[int, dict] = {u.pk: defaultdict(int) for u in units}
     window_start = today - datetime.timedelta(days=CONFORMITY_WINDOW_DAYS)
     missing_q = Q(status=S.MISSING) | Q(status=S.UPCOMING, due_on__lt=today)
     rows = (
@@ -206,9 +212,10 @@ def load_facts(units: list, today: datetime.date) -> dict[int, Facts]:
         )
     )
     for r in rows:
-        d = data[r["org_id"]]
-        d["missing"], d["late"] = r["missing"], r["late"]
-        d["due"] = r["missing"] + r["late"] + r["met"]
+        d = data[owner[r["org_id"]]]
+        d["missing"] += r["missing"]
+        d["late"] += r["late"]
+        d["due"] += r["missing"] + r["late"] + r["met"]
 
     nc_model = _nonconformity_model()
     if nc_model is not None:
@@ -226,8 +233,10 @@ def load_facts(units: list, today: datetime.date) -> dict[int, Facts]:
                 repeats=Count("pk", filter=Q(repeat_of__isnull=False, raised_on__gte=repeat_start)),
             )
         ):
-            d = data[r["org_id"]]
-            d["open_ncs"], d["open_major"], d["repeats"] = r["open"], r["major"], r["repeats"]
+            d = data[owner[r["org_id"]]]
+            d["open_ncs"] += r["open"]
+            d["open_major"] += r["major"]
+            d["repeats"] += r["repeats"]
 
     # the last audit of each unit or of a unit above it (an audit covers the subtree)
     through = Audit.audited_units.through
@@ -262,12 +271,23 @@ def load_facts(units: list, today: datetime.date) -> dict[int, Facts]:
 def rank_units(programme, today: datetime.date | None = None) -> list[Ranked]:
     """Every unit the programme may audit, riskiest first, with the contributions."""
     from pbqms.audits.models import Audit
+    from pbqms.orgs.models import Organization
 
     today = today or timezone.localdate()
-    units = list(
+    rows = list(
         programme_units(programme).only("pk", "name", "path", "depth", "kind").order_by("path")
     )
-    facts = load_facts(units, today)
+    # party groups are audited with their branch: their facts count for it
+    units = [u for u in rows if u.kind != Organization.Kind.GROUP]
+    by_path = {u.path: u.pk for u in units}
+    step = Organization.steplen
+    members = {}
+    for g in rows:
+        if g.kind == Organization.Kind.GROUP:
+            parent = by_path.get(g.path[:-step])
+            if parent is not None:
+                members[g.pk] = parent
+    facts = load_facts(units, today, members)
     planned = set(
         Audit.audited_units.through.objects.filter(audit__programme=programme).values_list(
             "organization_id", flat=True

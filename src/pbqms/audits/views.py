@@ -410,10 +410,10 @@ def programme_risk(request, pk):
         "unplanned": hide_planned,
         "qs": querystring_without(request, "page"),
         "weights": {
-            "conformity": risk.W_CONFORMITY,
-            "open": risk.W_OPEN,
-            "repeat": risk.W_REPEAT,
-            "since": risk.W_SINCE,
+            "conformity": risk.fmt_points(risk.W_CONFORMITY),
+            "open": risk.fmt_points(risk.W_OPEN),
+            "repeat": risk.fmt_points(risk.W_REPEAT),
+            "since": risk.fmt_points(risk.W_SINCE),
         },
     }
     return render(request, "audits/programme_risk.html", context)
