@@ -14,18 +14,16 @@
     var option;
     if (spec.pie) {
       option = {
-        title: { text: spec.title, left: "center", textStyle: { fontSize: 13 } },
         tooltip: { trigger: "item" },
         color: ["#2fb344", "#4299e1", "#f76707", "#d63939"],
-        series: [{ type: "pie", radius: ["35%", "62%"], top: 24, data: spec.pie,
+        series: [{ type: "pie", radius: ["35%", "62%"], data: spec.pie,
                    label: { formatter: "{b} {c}" } }]
       };
     } else {
       option = {
-        title: { text: spec.title, left: "center", textStyle: { fontSize: 13 } },
         tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
         color: ["#ae3e3e"],
-        grid: { left: 40, right: 12, top: 36, bottom: 48 },
+        grid: { left: 40, right: 12, top: 24, bottom: 48 },
         xAxis: { type: "category", data: spec.categories, axisLabel: { interval: 0, rotate: spec.categories.length > 4 ? 30 : 0 } },
         yAxis: { type: "value", minInterval: 1 },
         series: [{ type: "bar", data: spec.values, barMaxWidth: 36, label: { show: true, position: "top" } }]
