@@ -6,3 +6,6 @@ class PlansConfig(AppConfig):
     name = "pbqms.plans"
     label = "plans"
     verbose_name = _("Work plans and tasks")
+
+    def ready(self) -> None:
+        from pbqms.plans import reminders as _reminders  # noqa: F401
