@@ -397,13 +397,14 @@ def test_sessions_of_deactivated_user_are_deleted_others_kept(client, users, log
 
 
 def test_person_outside_scope_stays_linked(client, users, login, tree):
-    """A system administrator limited to A公司 edits an account linked to a person in B公司:
-    the link is shown, not offered, and kept."""
+    """A system administrator limited to A公司 edits an account that holds a role in A公司 but
+    is linked to a person in B公司: the link is shown, not offered, and kept."""
     from pbqms.accounts import services
 
     limited = make_user("sys_a")
     grant(limited, Role.SYSTEM_ADMIN, tree.sub_a)
     target = make_user("b_person_account")
+    grant(target, Role.INTERNAL_AUDITOR, tree.sub_a)
     person = make_person(tree.branch_b1, "周十", user=target)
     login(limited)
     url = reverse("accounts:user_edit", args=[target.pk])
@@ -424,3 +425,33 @@ def test_person_outside_scope_stays_linked(client, users, login, tree):
         services.update_user(actor=limited, user=target, display_name="x", person=None)
     person.refresh_from_db()
     assert person.user_id == target.pk
+
+
+def test_limited_system_admin_sees_and_manages_only_accounts_of_their_units(
+    client, users, login, tree
+):
+    """SECURITY.md item 7: a system administrator of A公司 lists and edits the accounts of
+    A公司's people and role holders; B公司's accounts and unattached ones are not found."""
+    limited = make_user("sys_a")
+    grant(limited, Role.SYSTEM_ADMIN, tree.sub_a)
+    a_person_account = make_user("a_person")
+    make_person(tree.branch_a2, "A二支部党员", user=a_person_account)
+    unattached = make_user("floating")
+    login(limited)
+    listing = client.get(reverse("accounts:user_list")).content.decode()
+    for visible in ("sec_a1", "member_a1", "auditor", "a_person"):
+        assert visible in listing, visible
+    for hidden in ("sec_b1", "floating", "party_admin"):
+        assert f">{hidden}<" not in listing, hidden
+    for other in (users.secretary_b1, unattached):
+        assert client.get(reverse("accounts:user_edit", args=[other.pk])).status_code == 404
+        response = client.post(
+            reverse("accounts:user_set_active", args=[other.pk]), {"active": "0", "reason": "x"}
+        )
+        assert response.status_code == 404
+        other.refresh_from_db()
+        assert other.is_active
+    assert client.get(reverse("accounts:user_edit", args=[a_person_account.pk])).status_code == 200
+    # the whole-tree system administrator sees the unattached account too
+    login(users.system_admin)
+    assert "floating" in client.get(reverse("accounts:user_list")).content.decode()

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -103,11 +104,35 @@ def require_security_manager(actor) -> None:
         raise PermissionDenied(_("Only the security administrator manages security settings."))
 
 
+def manageable_users(actor):
+    """The accounts ``actor`` may see and manage (SECURITY.md item 7): those whose person or
+    any of whose role assignments lies in a unit of the actor's user-management scope. A
+    whole-tree manager also sees accounts attached to no unit. Superusers never appear."""
+    from django.db.models import Exists, OuterRef
+
+    from pbqms.orgs.models import RoleAssignment
+
+    users = User.objects.filter(is_superuser=False)
+    grants = scope.grants_for(actor, roles.USER_MANAGE)
+    if not grants:
+        return users.none()
+    if any(g.subtree and len(g.path) <= scope._ROOT_PATH_LENGTH for g in grants):
+        return users
+    in_scope_role = RoleAssignment.objects.filter(user_id=OuterRef("pk")).filter(
+        scope.scope_q(actor, roles.USER_MANAGE, "org")
+    )
+    return users.filter(
+        scope.scope_q(actor, roles.USER_MANAGE, "person__org") | Exists(in_scope_role)
+    )
+
+
 def _require_manageable(actor, user: User) -> None:
     require_user_manager(actor)
     if user.is_superuser:
         # a superuser can only come from the command line; the application never touches one
         raise PermissionDenied(_("This account is managed outside pbqms and cannot be changed."))
+    if not manageable_users(actor).filter(pk=user.pk).exists():
+        raise Http404
 
 
 def _validate_person(actor, person, user: User | None) -> None:

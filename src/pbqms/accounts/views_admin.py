@@ -84,7 +84,7 @@ def user_list(request):
     _require(request, roles.USER_MANAGE)
     q = (request.GET.get("q") or "").strip()
     status = request.GET.get("status") or ""
-    users = User.objects.filter(is_superuser=False)
+    users = services.manageable_users(request.user)
     if q:
         users = users.filter(
             Q(username__icontains=q) | Q(display_name__icontains=q) | Q(person__name__icontains=q)
@@ -151,8 +151,8 @@ def user_create(request):
 
 def _manageable_user(request, pk: int) -> User:
     _require(request, roles.USER_MANAGE)
-    # superusers only exist outside the application: they are not found here
-    return get_object_or_404(User.objects.filter(is_superuser=False), pk=pk)
+    # outside the manager's units, and superusers (command line only): not found
+    return get_object_or_404(services.manageable_users(request.user), pk=pk)
 
 
 @login_required
