@@ -6,3 +6,6 @@ class AuditsConfig(AppConfig):
     name = "pbqms.audits"
     label = "audits"
     verbose_name = _("Internal audits")
+
+    def ready(self):
+        from pbqms.audits import reminders as _reminders  # noqa: F401

@@ -6,3 +6,6 @@ class ImprovementConfig(AppConfig):
     name = "pbqms.improvement"
     label = "improvement"
     verbose_name = _("Nonconformities and corrective actions")
+
+    def ready(self):
+        from pbqms.improvement import reminders as _reminders  # noqa: F401
