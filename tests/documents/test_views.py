@@ -109,6 +109,35 @@ class TestTree:
         rows = html(client.get(url("tree_children", proc.pk), HTTP_HX_REQUEST="true"))
         assert form.number in rows and "<html" not in rows
 
+    def test_long_levels_load_a_page_at_a_time(self, make_doc, people, login, monkeypatch):
+        from pbqms.documents import views
+
+        monkeypatch.setattr(views, "TREE_PAGE", 2)
+        manual = make_doc(T.MANUAL, actor=people.approver, assign=False)
+        procs = [
+            make_doc(
+                T.PROCEDURE, parent=manual, actor=people.approver, assign=False, title=f"程序{i}"
+            )
+            for i in range(5)
+        ]
+        for _i in range(3):
+            make_doc(T.RECORD_FORM, parent=procs[0], actor=people.approver, assign=False)
+        client = login(people.approver)
+        body = html(client.get(url("tree")))
+        assert procs[0].number in body and procs[1].number in body
+        assert procs[2].number not in body
+        more = url("tree_children", manual.pk) + "?offset=2"
+        assert more in body and 'data-testid="tree-more-' in body
+        rows = html(client.get(more, HTTP_HX_REQUEST="true"))
+        assert procs[2].number in rows and procs[3].number in rows
+        assert procs[1].number not in rows and "offset=4" in rows
+        last = html(client.get(url("tree_children", manual.pk) + "?offset=4"))
+        assert procs[4].number in last and "tree-more-" not in last
+        # a procedure's own rows are paged the same way
+        first = html(client.get(url("tree_children", procs[0].pk)))
+        assert first.count("pb-doc-record_form") == 2 and "offset=2" in first
+        assert client.get(url("tree_children", manual.pk) + "?offset=x").status_code == 200
+
     def test_children_of_an_invisible_document_are_404(self, make_doc, people, users, login):
         proc = make_doc(actor=people.approver, assign=False)
         assert login(users.secretary_b1).get(url("tree_children", proc.pk)).status_code == 404

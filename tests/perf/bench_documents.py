@@ -43,7 +43,13 @@ def parse_args(argv=None):
     parser.add_argument("--acknowledgements", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the database of the previous run (no new data)"
+    )
+    parser.add_argument("--only", help="time only the routes whose label contains this")
+    parser.add_argument(
+        "--profile", action="store_true", help="print a cProfile summary of each timed route"
+    )
     return parser.parse_args(argv)
 
 
@@ -229,9 +235,45 @@ def routes(doc_ids: dict):
     ]
 
 
+def existing_documents() -> dict:
+    """``generate_documents``'s answer for a database kept from an earlier run."""
+    from django.db.models import Count
+
+    from pbqms.documents.models import Document, DocumentVersion
+
+    heavy_version = (
+        DocumentVersion.objects.annotate(n=Count("acknowledgements")).order_by("-n", "pk").first()
+    )
+    procedures = Document.objects.filter(doc_type="procedure").order_by("pk")
+    return {
+        "heavy": heavy_version.document,
+        "search_title": procedures[3].title,
+        "search_text": "关键词1234",
+    }
+
+
+def profile(client, url: str, rows: int = 30) -> None:
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(3):
+        client.get(url)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(rows)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    db_url = bench_orgs.prepare_database(args)
+    if args.reuse:
+        db_url = (
+            f"sqlite:///{bench_orgs.SQLITE_PATH}"
+            if args.db == "sqlite"
+            else f"{args.pg_url.rstrip('/')}/{bench_orgs.PG_DB_NAME}"
+        )
+    else:
+        db_url = bench_orgs.prepare_database(args)
     bench_orgs.setup_django(db_url)
     from django.core.management import call_command
     from django.db import connection
@@ -239,9 +281,13 @@ def main(argv=None) -> int:
 
     call_command("migrate", verbosity=0)
     print(f"{connection.vendor} database ready")
-    ids = bench_orgs.generate(args)
-    users = bench_orgs.make_users(ids)
-    doc_ids = generate_documents(args, ids, users["party admin (whole tree)"])
+    if args.reuse:
+        ids, users = bench_orgs.reuse()
+        doc_ids = existing_documents()
+    else:
+        ids = bench_orgs.generate(args)
+        users = bench_orgs.make_users(ids)
+        doc_ids = generate_documents(args, ids, users["party admin (whole tree)"])
     header = f"{'user':<26} {'route':<32} {'median ms':>9} {'p95 ms':>8} {'queries':>7}"
     print(header)
     print("-" * len(header))
@@ -250,7 +296,12 @@ def main(argv=None) -> int:
         client = Client()
         client.force_login(user)
         for route, url, query in routes(doc_ids):
+            if args.only and args.only not in route:
+                continue
             full = f"{url}?{query}" if query else url
+            if args.profile:
+                print(f"== {label}: {route}")
+                profile(client, full)
             result = bench_orgs.measure(client, full, args.requests)
             if result["status"] != 200:
                 print(f"{label:<26} {route:<32} HTTP {result['status']}")
