@@ -55,6 +55,8 @@ def test_save_process_rules(users, tree, starter, requirement):
         data={"code": "A-01", "name": "A过程", "requirements": [requirement]},
     )
     assert list(p.requirements.all()) == [requirement]
+    entry = ChangeLogEntry.objects.filter(object_type="processes.process", object_id=str(p.pk))
+    assert entry.filter(action="update").first().changes["requirements"] == [[], [requirement.pk]]
     with pytest.raises(PermissionDenied):
         services.save_process(
             actor=users.secretary_a1, org=tree.branch_a1, data={"code": "x", "name": "x"}

@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from pbqms.core import roles, scope
+from pbqms.core import changelog, roles, scope
 from pbqms.core.locking import check_version
 from pbqms.objectives.services import acting
 from pbqms.orgs.models import Organization
@@ -86,9 +86,23 @@ def save_process(*, actor, org: Organization, data: dict, process: Process | Non
             raise ValidationError({name: _("Choose from the list.")})
         chosen[name] = items
     process.save()
-    for name, items in chosen.items():
-        getattr(process, name).set(items)
+    _set_links(process, chosen)
     return process
+
+
+def _set_links(process: Process, chosen: dict) -> None:
+    """Set the links and write one change-log entry with the ids before and after (links
+    are many-to-many: ``save()`` does not log them)."""
+    before, after = {}, {}
+    for name, items in chosen.items():
+        manager = getattr(process, name)
+        old = sorted(manager.values_list("pk", flat=True))
+        new = sorted({o.pk for o in items})
+        if old != new:
+            manager.set(items)
+            before[name], after[name] = old, new
+    if after:
+        changelog.record_change(process, "update", before=before, after=after)
 
 
 @acting
@@ -130,13 +144,8 @@ def ensure_starter_processes(*, actor, org: Organization) -> list[Process]:
         )
         reqs = [requirements[c] for c in spec.get("requirements", ()) if c in requirements]
         tpls = [templates[c] for c in spec.get("templates", ()) if c in templates]
-        if reqs:
-            process.requirements.set(reqs)
-        if tpls:
-            process.record_templates.set(tpls)
         req_ids = {r.pk for r in reqs}
         obs = [o for o in obligations if o.requirement_id in req_ids]
-        if obs:
-            process.obligations.set(obs)
+        _set_links(process, {"requirements": reqs, "record_templates": tpls, "obligations": obs})
         made.append(process)
     return made

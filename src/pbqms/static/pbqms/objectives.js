@@ -30,7 +30,7 @@
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" },
         valueFormatter: function (v) { return v === null || v === undefined ? "—" : v + " %"; } },
       grid: { left: 8, right: 24, top: 16, bottom: 8, containLabel: true },
-      xAxis: { type: "value", name: att.label, axisLabel: { formatter: "{value}" } },
+      xAxis: { type: "value", axisLabel: { formatter: "{value} %" } },
       yAxis: { type: "category", inverse: true, data: att.names,
         axisLabel: { width: 220, overflow: "truncate" } },
       series: [{
