@@ -33,6 +33,7 @@ demo: install
 	PBQMS_DEMO=1 $(PY) manage.py demo_documents
 	PBQMS_DEMO=1 $(PY) manage.py demo_improvement
 	PBQMS_DEMO=1 $(PY) manage.py demo_records
+	PBQMS_DEMO=1 $(PY) manage.py demo_objectives
 	PBQMS_DEMO=1 $(PY) manage.py demo_audits
 	PBQMS_DEMO=1 $(PY) manage.py demo_plans
 	PBQMS_DEMO=1 $(PY) manage.py demo_reviews
