@@ -143,17 +143,38 @@ def summarise(rows: Iterable[dict]) -> dict:
 
 
 def candidate_records(user, task: Task):
-    """Submitted records of the task's unit the user can see (what may prove the task),
-    those of the item's template first."""
+    """Submitted records of the task's unit from the plan's year that the user can see
+    (what may prove the task), those of the item's template first, newest first."""
+    from django.db.models import Case, IntegerField, Value, When
+
     from pbqms.records.models import Record
     from pbqms.records.services import visible_records
 
+    year = task.item.plan.year
+    start = timezone.make_aware(dt.datetime(year, 1, 1))
+    end = timezone.make_aware(dt.datetime(year + 1, 1, 1))
     qs = (
         visible_records(user)
-        .filter(org_id=task.org_id, status=Record.Status.SUBMITTED)
+        .filter(
+            org_id=task.org_id,
+            status=Record.Status.SUBMITTED,
+            occurred_at__gte=start,
+            occurred_at__lt=end,
+        )
         .select_related("template")
     )
-    return qs.order_by("-occurred_at", "-id")
+    template_id = task.item.record_template_id
+    if template_id:
+        qs = qs.annotate(
+            fits=Case(
+                When(template_id=template_id, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        ).order_by("fits", "-occurred_at", "-id")
+    else:
+        qs = qs.order_by("-occurred_at", "-id")
+    return qs
 
 
 # ---------------------------------------------------------------- plans
