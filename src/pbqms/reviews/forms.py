@@ -175,7 +175,7 @@ class OutputForm(StyledFormMixin, forms.Form):
 
 class CompleteOutputForm(StyledFormMixin, forms.Form):
     result = forms.CharField(
-        label=_("Result"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Outcome"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
     done_on = forms.DateField(label=_("Done on"), widget=DateInput(), required=False)
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)

@@ -23,6 +23,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from pbqms.core import roles, scope, workflow
 from pbqms.core.models import ChangeLoggedModel, Signature, VersionedModel
@@ -291,9 +292,9 @@ class ReviewOutput(VersionedModel):
         RESOURCE = "resource", _("Resource need")  # 资源需求
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
-        DONE = "done", _("Done")
-        CANCELLED = "cancelled", _("Cancelled")
+        OPEN = "open", pgettext_lazy("review output", "Open")  # 未完成
+        DONE = "done", pgettext_lazy("review output", "Done")  # 已完成
+        CANCELLED = "cancelled", pgettext_lazy("review output", "Cancelled")  # 已撤销
 
     review = models.ForeignKey(
         ManagementReview,

@@ -299,7 +299,7 @@ def _detail_context(request, review, **overrides):
             "overdue": o.is_overdue(today),
             "may_complete": services.may_complete(user, o),
             "may_cancel": manage and o.status == O.OPEN,
-            "may_raise": manage and not o.nonconformity_id and editable,
+            "may_raise": manage and o.status == O.OPEN and not o.nonconformity_id and editable,
             "nc_number": nc_numbers.get(o.nonconformity_id),
         }
         for o in outputs
