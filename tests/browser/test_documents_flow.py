@@ -117,3 +117,38 @@ def test_procedure_from_draft_to_acknowledgement(demo, page):
     # the percentage moved
     sign_in(page, "shuji")
     assert ack_percent(page, doc) > before
+
+    # the PDF export of the version answers with a PDF
+    pdf = page.request.get(page.base_url + f"/documents/versions/{version.pk}/export.pdf")
+    assert pdf.status == 200 and pdf.body().startswith(b"%PDF-")
+
+    # dangwei switches the group's system to the simplified mode (三合为一) and back
+    from django.utils import translation
+
+    from pbqms.documents import modes
+    from pbqms.documents.models import DocumentSystemSetting
+
+    with translation.override("zh-hans"):
+        merged = str(modes.COMBINED_LABEL)
+    sign_in(page, "dangwei")
+    page.goto(page.base_url + "/documents/tree/")
+    page.click("[data-testid=system-link]")
+    row = page.locator(f"[data-testid=system-row-{root.code}]")
+    row.locator("input[name=simplified][value='1']").check()
+    row.locator(f"[data-testid=system-save-{root.code}]").click()
+    page.wait_for_load_state()
+    assert DocumentSystemSetting.objects.get(org=root).simplified
+    page.screenshot(path="/tmp/pbqms-docs-system.png", full_page=True)
+    page.goto(page.base_url + f"/documents/{doc.pk}/")
+    assert merged in page.content()
+    page.goto(page.base_url + "/documents/new/")
+    options = page.locator("#id_doc_type option").all_inner_texts()
+    assert merged in options and len(options) == 3
+    page.goto(page.base_url + "/documents/system/")
+    row = page.locator(f"[data-testid=system-row-{root.code}]")
+    row.locator("input[name=simplified][value='0']").check()
+    row.locator(f"[data-testid=system-save-{root.code}]").click()
+    page.wait_for_load_state()
+    page.goto(page.base_url + f"/documents/{doc.pk}/")
+    assert merged not in page.content()
+    assert Document.objects.get(pk=doc.pk).doc_type == "procedure"
