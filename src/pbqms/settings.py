@@ -275,6 +275,12 @@ SPECTACULAR_SETTINGS = {
         "DocumentVersionStatusEnum": "pbqms.documents.models.DocumentVersion.Status",
         "RoleEnum": "pbqms.core.roles.Role",
         "CorrectiveActionKindEnum": "pbqms.improvement.models.CorrectiveAction.Kind",
+        "ChecklistResultEnum": "pbqms.audits.models.ChecklistItem.Result",
+        "ChecklistSourceEnum": "pbqms.audits.models.ChecklistItem.Source",
+        "ProcessKindEnum": "pbqms.processes.models.Process.Kind",
+        "ReviewOutputKindEnum": "pbqms.reviews.models.ReviewOutput.Kind",
+        "IndicatorSourceEnum": "pbqms.objectives.models.Indicator.Source",
+        "MeasurementSourceEnum": "pbqms.objectives.models.Measurement.Source",
     },
 }
 
