@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
-from pbqms.audits.api import AuditorViewSet, AuditProgrammeViewSet, AuditViewSet
+from pbqms.audits.api import AuditorViewSet, AuditProgrammeViewSet, AuditViewSet, FindingViewSet
 from pbqms.core.api import ChangeLogViewSet, api_not_found, token_view
 from pbqms.documents.api import AcknowledgementViewSet, DocumentVersionViewSet, DocumentViewSet
 from pbqms.improvement.api import CorrectiveActionViewSet, NonconformityViewSet
@@ -35,6 +35,7 @@ router.register("records", RecordViewSet, basename="record")
 router.register("auditors", AuditorViewSet, basename="auditorqualification")
 router.register("audit-programmes", AuditProgrammeViewSet, basename="auditprogramme")
 router.register("audits", AuditViewSet, basename="audit")
+router.register("findings", FindingViewSet, basename="finding")
 router.register("documents", DocumentViewSet, basename="document")
 router.register("document-versions", DocumentVersionViewSet, basename="documentversion")
 router.register("acknowledgements", AcknowledgementViewSet, basename="acknowledgement")
