@@ -134,7 +134,7 @@ class PlanUpdateSerializer(serializers.Serializer):
     version = VersionField()
 
 
-class ItemInputSerializer(serializers.Serializer):
+class PlanItemInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
     category = serializers.ChoiceField(choices=Category.choices, required=False, allow_blank=True)
@@ -158,7 +158,7 @@ class ItemInputSerializer(serializers.Serializer):
     )
 
 
-class CompleteInputSerializer(serializers.Serializer):
+class TaskCompleteInputSerializer(serializers.Serializer):
     records = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         max_length=services.MAX_EVIDENCE,
@@ -168,7 +168,7 @@ class CompleteInputSerializer(serializers.Serializer):
     completed_on = serializers.DateField(required=False, allow_null=True)
 
 
-class ReasonInputSerializer(serializers.Serializer):
+class TaskReopenInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
@@ -262,12 +262,12 @@ class WorkPlanViewSet(ScopedModelViewSet):
 
     @extend_schema(
         summary="Add an item to a draft plan",
-        request=ItemInputSerializer,
+        request=PlanItemInputSerializer,
         responses={201: WorkPlanSerializer, **_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def items(self, request, pk=None):
-        data = _input(self, ItemInputSerializer)
+        data = _input(self, PlanItemInputSerializer)
         plan = self.get_object()
         services.add_item(plan, actor=request.user, **data)
         return self._out(plan, status.HTTP_201_CREATED)
@@ -308,12 +308,12 @@ class TaskViewSet(ScopedReadOnlyViewSet):
 
     @extend_schema(
         summary="Complete a task with the records that prove it",
-        request=CompleteInputSerializer,
+        request=TaskCompleteInputSerializer,
         responses={200: TaskSerializer, **_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        data = _input(self, CompleteInputSerializer)
+        data = _input(self, TaskCompleteInputSerializer)
         task = self.get_object()
         services.complete_task(
             task,
@@ -326,12 +326,12 @@ class TaskViewSet(ScopedReadOnlyViewSet):
 
     @extend_schema(
         summary="Reopen a done task (reason required)",
-        request=ReasonInputSerializer,
+        request=TaskReopenInputSerializer,
         responses={200: TaskSerializer, **_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
-        data = _input(self, ReasonInputSerializer)
+        data = _input(self, TaskReopenInputSerializer)
         task = self.get_object()
         services.reopen_task(task, actor=request.user, reason=data["reason"])
         return self._out(task)
