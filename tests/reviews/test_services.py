@@ -345,3 +345,41 @@ def test_reminders_for_due_and_overdue_outputs(rp, make_review):
     late = list(output_reminders(days(10)))
     assert {r.user for r in late} == {rp.owner_user, rp.chair_user}
     assert list(output_reminders(days(-30))) == []
+
+
+def test_objective_attainment_in_the_snapshot(rp, tree, make_review):
+    pytest.importorskip("pbqms.objectives")
+    from pbqms.objectives.models import Indicator, Measurement, Objective, Policy
+
+    policy = Policy.objects.create(org=tree.root, year=TODAY.year, title="方针", statement="x")
+    objective = Objective.objects.create(policy=policy, org=tree.root, code="O1", title="目标一")
+    met = Indicator.objects.create(
+        objective=objective,
+        org=tree.root,
+        code="I1",
+        name="三会一课完成率",
+        unit_of_measure="%",
+        target=95,
+    )
+    missed = Indicator.objects.create(
+        objective=objective,
+        org=tree.root,
+        code="I2",
+        name="不符合项数",
+        unit_of_measure="项",
+        target=5,
+        direction=Indicator.Direction.LOWER,
+    )
+    Measurement.objects.create(indicator=met, org=tree.root, value=98, source="manual")
+    Measurement.objects.create(indicator=missed, org=tree.root, value=8, source="manual")
+    review = make_review(stage="frozen", period_start=TODAY.replace(month=1, day=1))
+    section = review.snapshot.data["objectives"]
+    assert section["available"] is True
+    assert (section["total"], section["attained"], section["not_attained"]) == (2, 1, 1)
+    assert [r["code"] for r in section["rows"]] == ["I1", "I2"]
+
+
+def test_objective_section_says_when_nothing_is_there(make_review):
+    review = make_review(stage="frozen")
+    section = review.snapshot.data["objectives"]
+    assert section["available"] is False and section["reason"] in ("empty", "not_installed")

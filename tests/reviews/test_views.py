@@ -226,3 +226,47 @@ def test_query_counts_do_not_grow(login, rp, tree, make_review):
     for i in range(12):
         make_review(title=f"评审{i}")
     assert queries(client, url("list")) == list_small
+
+
+def test_edit_page_keeps_attendees_and_refuses_stale(login, rp, make_review):
+    review = make_review()
+    client = login(rp.admin)
+    page = html(client.get(url("edit", review.pk)))
+    assert f'<option value="{rp.attendee.pk}" selected>' in page
+    assert "multiple" in page
+    data = {
+        "title": "改名",
+        "period_start": review.period_start.isoformat(),
+        "period_end": review.period_end.isoformat(),
+        "planned_on": TODAY.isoformat(),
+        "chair": rp.chair.pk,
+        "attendees": [rp.chair.pk],
+        "version": review.version,
+    }
+    assert client.post(url("edit", review.pk), data).status_code == 302
+    response = client.post(url("edit", review.pk), {**data, "title": "再改"})  # stale version
+    assert response.status_code == 200
+    review.refresh_from_db()
+    assert review.title == "改名"
+
+
+def test_overdue_output_flagged(login, rp, make_review):
+    review = make_review(stage="held")
+    output = services.add_output(
+        review, actor=rp.admin, data={"description": "逾期措施", "owner": rp.owner, "due_on": TODAY}
+    )
+    ReviewOutput.objects.filter(pk=output.pk).update(due_on=days(-3))
+    page = html(login(rp.admin).get(url("detail", review.pk)))
+    assert 'data-testid="overdue"' in page
+    listing = html(login(rp.admin).get(url("list")))
+    assert "1 项逾期" in listing or "1 overdue" in listing
+
+
+def test_minutes_of_a_closed_review_carry_the_signature(login, rp, make_review, password):
+    review = make_review(stage="held")
+    services.close(review, actor=rp.chair_user, password=password)
+    response = login(rp.admin).get(url("minutes", review.pk))
+    document = docx.Document(io.BytesIO(response.content))
+    text = "\n".join(p.text for p in document.paragraphs)
+    signer = rp.chair_user.display_name
+    assert f"：{signer}" in text and "____" not in text

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from pbqms.improvement.models import Nonconformity
-from pbqms.orgs.forms import StyledFormMixin, add_service_errors  # noqa: F401
+from pbqms.orgs.forms import FastSelect, StyledFormMixin, add_service_errors  # noqa: F401
 from pbqms.orgs.models import Organization, Person
 from pbqms.reviews.models import ManagementReview, ReviewOutput
 
@@ -26,12 +26,36 @@ class UnitChoiceField(forms.ModelChoiceField):
         return "　" * max(obj.depth - 1, 0) + obj.name
 
 
+class PersonChoiceIterator(forms.models.ModelChoiceIterator):
+    """Options from plain rows: the people of a large committee's subtree stay quick."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        rows = self.queryset.values_list("pk", "name", "org__name")
+        for pk, name, unit in rows.iterator(chunk_size=2000):
+            yield (pk, f"{name}（{unit}）")
+
+
+class FastSelectMultiple(FastSelect, forms.SelectMultiple):
+    allow_multiple_selected = True
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return super().render(name, value, {**(attrs or {}), "multiple": True}, renderer)
+
+
 class PersonChoiceField(forms.ModelChoiceField):
+    widget = FastSelect
+    iterator = PersonChoiceIterator
+
     def label_from_instance(self, obj):
         return f"{obj.name}（{obj.org.name}）"
 
 
 class PersonMultipleChoiceField(forms.ModelMultipleChoiceField):
+    widget = FastSelectMultiple
+    iterator = PersonChoiceIterator
+
     def label_from_instance(self, obj):
         return f"{obj.name}（{obj.org.name}）"
 
@@ -70,7 +94,7 @@ class ReviewForm(StyledFormMixin, forms.Form):
         label=_("Attendees"),
         queryset=Person.objects.none(),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 8}),
+        widget=FastSelectMultiple(attrs={"size": 8}),
         help_text=_("Hold Ctrl to choose several."),
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -121,7 +145,7 @@ class MeetingForm(StyledFormMixin, forms.Form):
     attendees = PersonMultipleChoiceField(
         label=_("Attendees"),
         queryset=Person.objects.none(),
-        widget=forms.SelectMultiple(attrs={"size": 8}),
+        widget=FastSelectMultiple(attrs={"size": 8}),
         help_text=_("Hold Ctrl to choose several."),
     )
     suitability = _text(
