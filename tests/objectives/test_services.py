@@ -242,3 +242,18 @@ def test_scope_units_see_their_committees_policies(users, tree, plan):
         actor=users.secretary_a1, indicator=plan.manual, org=tree.branch_a1, value="1"
     )
     assert not Measurement.objects.visible_to(users.secretary_b1, roles.OBJECTIVE_VIEW).exists()
+
+
+def test_value_reminders(users, tree, plan):
+    from pbqms.core import notify  # noqa: F401 (the inbox the reminders go to)
+    from pbqms.objectives import reminders
+
+    assert list(reminders.value_reminders(dt.date(2026, 6, 1))) == []
+    due = {r.user.pk: r for r in reminders.value_reminders(dt.date(2026, 12, 3))}
+    # A1's secretary: A1's share of I1 is missing; B1's secretary: nothing to enter
+    assert set(due) == {users.secretary_a1.pk}
+    assert "(1 missing)" in due[users.secretary_a1.pk].subject
+    services.enter_value(
+        actor=users.secretary_a1, indicator=plan.manual, org=tree.branch_a1, value="96"
+    )
+    assert list(reminders.value_reminders(dt.date(2027, 1, 5))) == []
