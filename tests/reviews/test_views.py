@@ -270,3 +270,11 @@ def test_minutes_of_a_closed_review_carry_the_signature(login, rp, make_review, 
     text = "\n".join(p.text for p in document.paragraphs)
     signer = rp.chair_user.display_name
     assert f"：{signer}" in text and "____" not in text
+
+
+def test_workbench_card_for_output_owners(login, rp, make_review):
+    assert url("list") not in html(login(rp.owner_user).get("/"))
+    review = make_review(stage="held")
+    add_outputs(review, rp, 2)
+    page = html(login(rp.owner_user).get("/"))
+    assert url("list") in page

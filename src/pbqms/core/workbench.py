@@ -86,6 +86,22 @@ def cards(user) -> list[dict]:
                 "icon": "calendar-due",
             }
         )
+    from pbqms.reviews.models import ReviewOutput
+
+    # output actions of management reviews this user owns (whatever their grants)
+    mine = ReviewOutput.objects.open().filter(owner__user_id=user.pk)
+    n_mine = mine.count()
+    if n_mine:
+        late = mine.overdue(timezone.localdate()).exists()
+        out.append(
+            {
+                "label": _("My management review actions"),
+                "count": n_mine,
+                "url": _url("reviews:list"),
+                "icon": "presentation",
+                "danger": late,
+            }
+        )
     return out
 
 
