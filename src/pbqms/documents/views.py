@@ -120,6 +120,18 @@ def review_state(document: Document, today: datetime.date | None = None) -> str 
 
 # list rows need no version text: sorting thousands of rows that carry it spills to disk
 LIST_DEFER = ("effective_version__content", "latest_version__content")
+# what a row of the tree shows (the top of a large tree has hundreds of rows)
+TREE_FIELDS = (
+    "number",
+    "title",
+    "doc_type",
+    "status",
+    "parent_id",
+    "org__path",
+    "effective_version__label",
+    "latest_version__label",
+    "latest_version__status",
+)
 
 
 def search_q(q: str) -> Q:
@@ -319,7 +331,7 @@ def document_tree(request):
     qs = (
         _documents(user)
         .select_related("effective_version", "latest_version", "org")
-        .defer(*LIST_DEFER)
+        .only(*TREE_FIELDS)
     )
     if not show_obsolete:
         qs = qs.exclude(status=Document.Status.OBSOLETE)
@@ -358,7 +370,7 @@ def tree_children(request, pk):
         _documents(user)
         .filter(parent=parent)
         .select_related("effective_version", "latest_version", "org")
-        .defer(*LIST_DEFER)
+        .only(*TREE_FIELDS)
     )
     if not show_obsolete:
         qs = qs.exclude(status=Document.Status.OBSOLETE)
