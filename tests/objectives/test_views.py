@@ -98,6 +98,10 @@ def test_indicator_page_targets_and_values(login, users, tree, plan):
     assert response.status_code == 200 and "indicator-chart-data" in response.content.decode()
     url = f"/objectives/indicators/{plan.manual.pk}/targets/"
     assert admin.get(url).status_code == 200
+    # cascading: the units below A; a branch has none (an explanation, not an error)
+    assert "A公司第二党支部" in admin.get(f"{url}?under={tree.sub_a.pk}").content.decode()
+    assert admin.get(f"{url}?under={tree.branch_b1.pk}").status_code == 200
+    assert admin.get(f"{url}?under=abc").status_code == 404
     response = admin.post(url, {f"target_{tree.sub_a.pk}": "x", f"target_{tree.sub_b.pk}": "80"})
     assert response.status_code == 200
     assert not IndicatorTarget.objects.filter(org=tree.sub_b).exists()

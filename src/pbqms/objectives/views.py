@@ -386,9 +386,10 @@ def indicator_targets(request, pk):
         ).order_by("path")
         if u.kind != Organization.Kind.GROUP
     ]
-    units = [u for u in units if services.may_break_down(user, indicator, u)]
-    if not units and under.pk != indicator.org_id:
+    allowed = [u for u in units if services.may_break_down(user, indicator, u)]
+    if units and not allowed:
         raise PermissionDenied
+    units = allowed
     current = dict(indicator.targets.filter(org__in=units).values_list("org_id", "target"))
     if request.method == "POST":
         form = TargetsForm(request.POST, units=units)

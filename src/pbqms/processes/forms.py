@@ -50,3 +50,6 @@ class ProcessForm(StyledFormMixin, forms.ModelForm):
         for name, queryset in (links or {}).items():
             self.fields[name].queryset = queryset
             self.fields[name].required = False
+        self.fields["indicators"].label_from_instance = lambda i: (
+            f"{i.objective.policy.year} · {i.code} {i.name}"
+        )
