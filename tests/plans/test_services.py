@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
+from pbqms.core.changelog import verify_chain
 from pbqms.core.models import ChangeLogEntry
 from pbqms.orgs.models import Organization
 from pbqms.plans import services
@@ -146,6 +147,7 @@ def test_complete_and_reopen(branch_plan, users, tree, template):
     ).latest("id")
     assert "status" in entry.changes
     assert ChangeLogEntry.objects.filter(object_type="plans.taskevidence").exists()
+    assert verify_chain().ok
     with pytest.raises(ValidationError):
         services.reopen_task(task, actor=users.secretary_a1, reason="")
     services.reopen_task(task, actor=users.secretary_a1, reason="记录不完整")

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from pbqms.core.models import ChangeLogEntry
 from pbqms.orgs.models import Organization
 from pbqms.plans import services
 from pbqms.plans.models import PlanItem, Task, WorkPlan
@@ -198,6 +199,10 @@ def test_complete_task_page(branch_plan, users, login, tree, template):
     assert response.status_code == 302
     task.refresh_from_db()
     assert task.status == Task.Status.DONE
+    entry = ChangeLogEntry.objects.filter(object_type="plans.task", object_id=str(task.pk)).latest(
+        "id"
+    )
+    assert entry.actor == users.secretary_a1 and "status" in entry.changes
     page = client.get(url)
     assert b'data-testid="evidence"' in page.content
     assert b'data-testid="reopen-form"' in page.content
