@@ -199,7 +199,7 @@ def test_audit_cycle_to_management_review(demo, page):
     sign_in(page, "dangwei")
     page.goto(page.base_url + "/reviews/new/")
     form = page.locator("[data-testid=review-form]")
-    form.locator("#id_org").select_option(str(root.pk))
+    assert form.locator("#id_org").input_value() == str(root.pk)  # the committee, preselected
     form.locator("#id_title").fill(f"{today.year}年度管理评审（浏览器测试）")
     chair = Person.objects.get(user__username="dangwei")
     form.locator("#id_chair").select_option(str(chair.pk))

@@ -139,10 +139,22 @@ def review_create(request):
 
 
 def _create_initial(org):
+    from pbqms.orgs.models import Post
+
     form = forms.ReviewForm()
     initial = dict(form.initial)
     if org is not None:
         initial["org"] = org.pk
+        # the unit's secretary (书记) usually chairs
+        secretary = (
+            Post.objects.filter(org=org, title=Post.Title.SECRETARY, ended_on__isnull=True)
+            .order_by("-started_on")
+            .values_list("person_id", flat=True)
+            .first()
+        )
+        if secretary:
+            initial["chair"] = secretary
+            initial["attendees"] = [secretary]
         initial["title"] = _("%(year)s management review of %(unit)s") % {
             "year": timezone.localdate().year,
             "unit": org.name,

@@ -1,7 +1,18 @@
-/* pbqms management review: the small charts of the frozen inputs. No inline scripts
+/* pbqms management review: the unit picker of the scheduling form and the small charts of
+   the frozen inputs. No inline scripts
    (CSP); data comes from the json_script element "review-charts-data". */
 (function () {
   "use strict";
+  // scheduling: the people offered depend on the unit reviewed, so choosing another unit
+  // reloads the form for it
+  var form = document.querySelector("form[data-reload-url]");
+  var unit = form && form.querySelector("select[name=org]");
+  if (unit) {
+    unit.addEventListener("change", function () {
+      window.location = form.getAttribute("data-reload-url") + "?org=" + encodeURIComponent(unit.value);
+    });
+  }
+
   var dataEl = document.getElementById("review-charts-data");
   if (!dataEl || !window.echarts) { return; }
   var charts = JSON.parse(dataEl.textContent);
