@@ -179,3 +179,21 @@ def test_attainment_page_and_bounded_queries(login, users, tree):
     client = login(users.party_admin)
     assert client.get(f"/objectives/attainment/?org={tree.root.pk}&year=abc").status_code == 200
     assert client.get("/objectives/attainment/?org=abc").status_code == 404
+
+
+def test_attainment_export(login, users, tree, plan):
+    import io
+
+    from openpyxl import load_workbook
+
+    services.enter_value(
+        actor=users.secretary_a1, indicator=plan.manual, org=tree.branch_a1, value="96"
+    )
+    client = login(users.secretary_a1)
+    response = client.get(f"/objectives/attainment/export/?org={tree.branch_a1.pk}&year=2026")
+    assert response.status_code == 200
+    ws = load_workbook(io.BytesIO(response.content)).active
+    rows = list(ws.iter_rows(min_row=3, values_only=True))
+    assert rows[0][1] == "I1" and rows[0][6] == 95 and rows[0][7] == 96
+    assert client.get(f"/objectives/attainment/export/?org={tree.branch_b1.pk}").status_code == 404
+    assert login(users.system_admin).get("/objectives/attainment/export/").status_code == 403

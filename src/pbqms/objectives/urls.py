@@ -7,6 +7,7 @@ app_name = "objectives"
 urlpatterns = [
     path("", views.index, name="index"),
     path("attainment/", views.attainment, name="attainment"),
+    path("attainment/export/", views.attainment_export, name="attainment_export"),
     path("policies/new/", views.policy_edit, name="policy_create"),
     path("policies/<int:pk>/edit/", views.policy_edit, name="policy_edit"),
     path("policies/<int:pk>/refresh/", views.policy_refresh, name="policy_refresh"),
