@@ -71,6 +71,31 @@ class TestList:
             body = html(client.get(url("list"), {"q": q}))
             assert other.number in body and effective.number not in body, q
 
+    def test_search_is_case_insensitive_for_latin_letters(self, make_doc, release, users, login):
+        doc = make_doc(T.REGULATION, title="PDCA循环制度", content="按照 Plan-Do-Check-Act 运行")
+        release(doc.latest_version)
+        client = login(users.member_a1)
+        for q in ("pdca", "dj-zd", "plan-do"):
+            assert doc.number in html(client.get(url("list"), {"q": q})), q
+
+    def test_draft_text_is_found_by_its_people_only(self, make_doc, release, people, users, login):
+        draft = make_doc(T.REGULATION, title="草稿制度", content="草稿中的独特词语")
+        effective = make_doc(T.REGULATION, title="现行制度", content="现行文本")
+        release(effective.latest_version)
+        revision = services.start_revision(
+            Document.objects.get(pk=effective.pk), actor=people.author, reason="修订"
+        )
+        services.update_draft(revision, actor=people.author, data={"content": "修订中的秘密词语"})
+        author = login(people.author)
+        body = html(author.get(url("list"), {"q": "独特词语", "status": "draft"}))
+        assert draft.number in body
+        # a revision's text is not searched: a reader would find what they may not read
+        reader = login(users.member_a1)
+        body = html(reader.get(url("list"), {"q": "秘密词语", "status": "all"}))
+        assert effective.number not in body
+        body = html(reader.get(url("list"), {"q": "独特词语", "status": "all"}))
+        assert draft.number not in body
+
     def test_htmx_gets_only_the_table(self, effective, users, login):
         response = login(users.member_a1).get(url("list"), HTTP_HX_REQUEST="true")
         assert "<html" not in html(response) and effective.number in html(response)
