@@ -455,3 +455,30 @@ def test_limited_system_admin_sees_and_manages_only_accounts_of_their_units(
     # the whole-tree system administrator sees the unattached account too
     login(users.system_admin)
     assert "floating" in client.get(reverse("accounts:user_list")).content.decode()
+
+
+def test_unit_admin_cannot_take_over_an_account_with_wider_roles(client, users, login, tree):
+    """An account with a role in A公司 and another on the whole tree shows in A's list, but
+    A's system administrator can neither reset its password nor deactivate nor edit it."""
+    from django.core.exceptions import PermissionDenied
+
+    from pbqms.accounts import services
+
+    limited = make_user("sys_a")
+    grant(limited, Role.SYSTEM_ADMIN, tree.sub_a)
+    wide = users.party_admin
+    grant(wide, Role.INTERNAL_AUDITOR, tree.sub_a)
+    login(limited)
+    assert "party_admin" in client.get(reverse("accounts:user_list")).content.decode()
+    response = client.post(
+        reverse("accounts:user_set_active", args=[wide.pk]), {"active": "0", "reason": "x"}
+    )
+    assert response.status_code == 403
+    wide.refresh_from_db()
+    assert wide.is_active
+    with pytest.raises(PermissionDenied):
+        services.reset_password(actor=limited, user=wide, password=GOOD)
+    with pytest.raises(PermissionDenied):
+        services.update_user(actor=limited, user=wide, display_name="taken over")
+    # an account wholly inside A is managed as before
+    services.reset_password(actor=limited, user=users.secretary_a1, password=GOOD)

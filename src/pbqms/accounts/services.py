@@ -116,7 +116,7 @@ def manageable_users(actor):
     grants = scope.grants_for(actor, roles.USER_MANAGE)
     if not grants:
         return users.none()
-    if any(g.subtree and len(g.path) <= scope._ROOT_PATH_LENGTH for g in grants):
+    if _manages_whole_tree(grants):
         return users
     in_scope_role = RoleAssignment.objects.filter(user_id=OuterRef("pk")).filter(
         scope.scope_q(actor, roles.USER_MANAGE, "org")
@@ -133,6 +133,25 @@ def _require_manageable(actor, user: User) -> None:
         raise PermissionDenied(_("This account is managed outside pbqms and cannot be changed."))
     if not manageable_users(actor).filter(pk=user.pk).exists():
         raise Http404
+    if not _manages_whole_tree(scope.grants_for(actor, roles.USER_MANAGE)):
+        _require_wholly_in_scope(actor, user)
+
+
+def _manages_whole_tree(grants) -> bool:
+    return any(g.subtree and len(g.path) <= scope._ROOT_PATH_LENGTH for g in grants)
+
+
+def _require_wholly_in_scope(actor, user: User) -> None:
+    """Changing an account (password, activation, details) needs every one of its roles
+    inside the actor's units: otherwise a unit's administrator could take over an account
+    that acts for units above or beside theirs."""
+    from pbqms.orgs.models import RoleAssignment
+
+    in_scope = scope.scope_q(actor, roles.USER_MANAGE, "org")
+    if RoleAssignment.objects.filter(user=user).exclude(in_scope).exists():
+        raise PermissionDenied(
+            _("This account holds roles outside your units; an administrator above you manages it.")
+        )
 
 
 def _validate_person(actor, person, user: User | None) -> None:
