@@ -37,6 +37,7 @@ demo: install
 	PBQMS_DEMO=1 $(PY) manage.py demo_audits
 	PBQMS_DEMO=1 $(PY) manage.py demo_plans
 	PBQMS_DEMO=1 $(PY) manage.py demo_reviews
+	PBQMS_DEMO=1 $(PY) manage.py send_reminders
 	PBQMS_DEMO=1 $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 ## make test: lint, checks, then the whole suite on SQLite and (if reachable) PostgreSQL
