@@ -8,12 +8,26 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from pbqms.core import roles
-from pbqms.orgs.forms import DATE_WIDGET, StyledFormMixin, UnitChoiceField, unit_label
+from pbqms.orgs.forms import (
+    DATE_WIDGET,
+    FastSelect,
+    StyledFormMixin,
+    UnitChoiceField,
+    unit_label,
+)
 from pbqms.orgs.models import Organization
 from pbqms.plans import services
 from pbqms.plans.models import Category, PlanItem, WorkPlan
 
 MAX_RECORD_CHOICES = 200
+
+
+class FastSelectMultiple(FastSelect, forms.SelectMultiple):
+    """A multiple select rendered like ``FastSelect`` (one string, not a template per
+    option): a committee's subordinate units may number in the thousands."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return super().render(name, value, {**(attrs or {}), "multiple": True}, renderer)
 
 
 class PlanForm(StyledFormMixin, forms.Form):
@@ -91,7 +105,7 @@ class ItemForm(StyledFormMixin, forms.Form):
         label=_("Cascade to units"),
         queryset=Organization.objects.none(),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 8}),
+        widget=FastSelectMultiple(attrs={"size": 8}),
         help_text=PlanItem._meta.get_field("target_orgs").help_text,
     )
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
