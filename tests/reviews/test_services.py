@@ -383,3 +383,26 @@ def test_objective_section_says_when_nothing_is_there(make_review):
     review = make_review(stage="frozen")
     section = review.snapshot.data["objectives"]
     assert section["available"] is False and section["reason"] in ("empty", "not_installed")
+
+
+def test_compile_from_a_stale_copy_is_refused(rp, make_review):
+    review = make_review()
+    stale = ManagementReview.objects.get(pk=review.pk)
+    services.compile_inputs(review, actor=rp.admin)
+    with pytest.raises(workflow.TransitionNotAllowed):
+        services.compile_inputs(stale, actor=rp.admin)
+    assert InputSnapshot.objects.filter(review=review).count() == 1
+
+
+def test_api_like_bad_values_never_crash(rp, tree):
+    with pytest.raises(ValidationError):
+        services.schedule_review(actor=rp.admin, org=None, data={})
+    with pytest.raises(ValidationError) as exc:
+        services.schedule_review(
+            actor=rp.admin,
+            org=tree.root,
+            data={"title": "x" * 300, "planned_on": "nope", "chair": "abc", "attendees": ["x"]},
+        )
+    assert {"title", "planned_on", "chair", "attendees", "period_start"} <= set(
+        exc.value.message_dict
+    )

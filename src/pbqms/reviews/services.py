@@ -212,11 +212,16 @@ def update_review(
 
 
 def compile_inputs(review: ManagementReview, *, actor, today=None) -> InputSnapshot:
-    """Compile the inputs and freeze them (计划 → 输入已冻结). The snapshot never changes."""
+    """Compile the inputs and freeze them (计划 → 输入已冻结). The snapshot never changes.
+    The review row is locked first: two people compiling at once get one snapshot and a
+    clear refusal, never a database error."""
     _require_manage(actor, review.org)
     workflow.check(review, "freeze_inputs", actor)
-    data = inputs.compile_inputs(review, today=today)
     with transaction.atomic():
+        current = ManagementReview.objects.select_for_update().get(pk=review.pk)
+        review.status = current.status
+        workflow.check(review, "freeze_inputs", actor)
+        data = inputs.compile_inputs(review, today=today)
         snapshot = InputSnapshot.objects.create(
             review=review, data=data, compiled_at=timezone.now(), compiled_by=actor
         )
