@@ -278,3 +278,16 @@ def test_workbench_card_for_output_owners(login, rp, make_review):
     add_outputs(review, rp, 2)
     page = html(login(rp.owner_user).get("/"))
     assert url("list") in page
+
+
+def test_list_filters_and_htmx_partial(login, rp, make_review):
+    planned = make_review(title="甲评审")
+    held = make_review(stage="held", title="乙评审")
+    client = login(rp.admin)
+    page = html(client.get(url("list"), {"status": "held"}))
+    assert held.number in page and planned.number not in page
+    page = html(client.get(url("list"), {"q": "甲"}))
+    assert planned.number in page and held.number not in page
+    partial = client.get(url("list"), {"status": "bogus", "page": "x"}, HTTP_HX_REQUEST="true")
+    assert partial.status_code == 200
+    assert "<html" not in html(partial) and 'id="review-table"' in html(partial)
