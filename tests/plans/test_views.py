@@ -335,3 +335,19 @@ def test_workbench_shows_overdue_tasks(users, login, tree):
     assert card(users.secretary_a1)["count"] == 1 and card(users.secretary_a1)["danger"]
     # another branch's secretary counts none of them
     assert card(users.secretary_b1)["count"] == 0
+
+
+def test_task_detail_query_count(branch_plan, users, login, tree, template, other_template):
+    task = _task(branch_plan, tree.branch_a1)
+    url = reverse("plans:task_detail", args=[task.pk])
+    client = login(users.secretary_a1)
+    make_record(tree.branch_a1, template)
+    client.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    small = len(ctx.captured_queries)
+    for i in range(20):
+        make_record(tree.branch_a1, other_template if i % 2 else template, title=f"记录{i}")
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    assert len(ctx.captured_queries) == small
