@@ -85,7 +85,9 @@ def test_programme_detail_query_count(
     for _ in range(10):
         a = make_audit(programme, [tree.branch_b1, tree.branch_a2], lead_auditor=team.a1)
         a.team.add(team.b)
-    with django_assert_max_num_queries(20):
+    # the risk section adds a fixed handful of queries (units, conformity, nonconformities,
+    # last audits, planned units) and pagination its count
+    with django_assert_max_num_queries(26):
         r = c.get(url)
     assert len(r.context["audits"]) == 11
 

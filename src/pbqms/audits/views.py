@@ -351,19 +351,27 @@ def programme_edit(request, pk):
 def programme_detail(request, pk):
     user = request.user
     programme = _programme(request, pk)
-    audits = list(
+    # a large programme has an audit per unit (thousands): one page of them at a time
+    page = paginate(
+        request,
         programme.audits.select_related("lead_auditor__org")
         .prefetch_related("audited_units", "team")
-        .order_by("planned_month", "number")
+        .order_by("planned_month", "number", "pk"),
+        per_page=50,
     )
+    audits = list(page.object_list)
     can_manage = scope.has_perm(user, roles.AUDIT_MANAGE, programme.org)
     context = {
         "programme": programme,
         "audits": audits,
+        "page": page,
+        "qs": querystring_without(request, "page"),
         "scope_units": list(programme.scope_units.only(*UNIT_FIELDS).order_by("path")),
         "can_manage": can_manage,
         "can_propose": can_manage
-        and any(a.status == Audit.Status.PLANNED and not a.lead_auditor_id for a in audits),
+        and programme.audits.filter(
+            status=Audit.Status.PLANNED, lead_auditor__isnull=True
+        ).exists(),
         "transitions": workflow.allowed(programme, user),
         "history": history_for(programme),
     }
