@@ -181,3 +181,13 @@ def test_someone_elses_acknowledgement(api, make_doc, release, people, users):
         api(people.author).post(f"/api/acknowledgements/{ack.pk}/acknowledge/").status_code == 403
     )
     assert api(users.secretary_b1).get(f"/api/acknowledgements/{ack.pk}/").status_code == 404
+
+
+def test_search_by_number_title_and_text(api, make_doc, release, users):
+    other = make_doc(Document.Type.REGULATION, title="党费收缴制度", content="按月收缴党费")
+    release(other.latest_version)
+    client = api(users.member_a1)
+    for q in ("DJ-ZD", "dj-zd", "党费收缴", "按月收缴"):
+        rows = client.get("/api/documents/", {"search": q}).json()["results"]
+        assert [r["number"] for r in rows] == [other.number], q
+    assert client.get("/api/documents/", {"search": "没有的词"}).json()["results"] == []

@@ -317,7 +317,7 @@ class DocumentFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Document.Status.choices)
     org = django_filters.NumberFilter(method="filter_org", label="owner unit id (and below)")
     search = django_filters.CharFilter(
-        method="filter_search", label="number, title or effective text", max_length=100
+        method="filter_search", label="number, title or text", max_length=100
     )
 
     class Meta:
@@ -334,11 +334,7 @@ class DocumentFilter(django_filters.FilterSet):
         value = (value or "").strip()
         if not value:
             return queryset
-        return queryset.filter(
-            Q(number__icontains=value)
-            | Q(title__icontains=value)
-            | Q(effective_version__content__icontains=value)
-        )
+        return queryset.search(value)
 
 
 class VersionFilter(django_filters.FilterSet):

@@ -134,22 +134,6 @@ TREE_FIELDS = (
 )
 
 
-def search_q(q: str) -> Q:
-    """Number, title or text contain ``q``: the effective version's text, or for a document
-    not yet effective its draft's (only its author, reviewers, approvers and the document
-    administrators see such a document; a revision in progress is not searched, so readers
-    find nothing through text they may not read). Chinese has no letter case: a query
-    without cased letters is matched as it is, sparing the database an upper-casing of
-    every document's text (3× faster on PostgreSQL, same result)."""
-    lookup = "icontains" if q.lower() != q.upper() else "contains"
-    return (
-        Q(**{f"number__{lookup}": q})
-        | Q(**{f"title__{lookup}": q})
-        | Q(**{f"effective_version__content__{lookup}": q})
-        | Q(effective_version__isnull=True, **{f"latest_version__content__{lookup}": q})
-    )
-
-
 def _filtered(user, form):
     qs = (
         _documents(user)
@@ -168,7 +152,7 @@ def _filtered(user, form):
             qs = qs.filter(org__path__startswith=data["org"].path)
         q = (data.get("q") or "").strip()
         if q:
-            qs = qs.filter(search_q(q))
+            qs = qs.search(q)
     elif form.is_bound:
         return qs.none(), status
     if status == "effective":
