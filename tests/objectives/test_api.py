@@ -125,3 +125,19 @@ def test_processes_api(api, users, tree, templates, requirement, django_assert_m
         admin.put(f"/api/processes/{pk}/", {**payload, "version": 1}, format="json").status_code
         == 409
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/policies/?year=abc",
+        "/api/policies/?org=99999999999999999999",
+        "/api/objectives/?policy__year=99999999999",
+        "/api/indicators/?objective__policy__year=-1&source=nope",
+        "/api/indicator-values/?indicator=1.5",
+        "/api/processes/?org=x&kind=other",
+        "/api/processes/99999999999999999999/",
+    ],
+)
+def test_bad_filters_are_not_server_errors(api, users, tree, plan, url):
+    assert api(users.party_admin).get(url).status_code in (200, 400, 404)
