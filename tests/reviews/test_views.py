@@ -35,6 +35,10 @@ def queries(client, path) -> int:
     return len(ctx.captured_queries)
 
 
+def api_get(client, pk):
+    return client.get(f"/api/management-reviews/{pk}/snapshot/")
+
+
 def add_outputs(review, rp, n):
     for i in range(n):
         services.add_output(
@@ -68,7 +72,12 @@ def test_owner_sees_review_through_output(login, rp, users, make_review):
     review = make_review(stage="held")
     add_outputs(review, rp, 1)
     client = login(users.member_a1)  # a member: no review permission, but owns an output
-    assert client.get(url("detail", review.pk)).status_code == 200
+    page = html(client.get(url("detail", review.pk)))
+    assert "措施0" in page
+    # the inputs list other units' nonconformities: not for an output's owner
+    assert 'data-testid="review-inputs"' not in page and url("minutes", review.pk) not in page
+    assert client.get(url("minutes", review.pk)).status_code == 403
+    assert api_get(client, review.pk).status_code == 403
     output = review.outputs.get()
     response = client.post(
         url("output_complete", output.pk), {"result": "已完成", "version": output.version}

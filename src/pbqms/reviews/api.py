@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from pbqms.core import roles, scope, workflow
@@ -268,6 +269,8 @@ class ManagementReviewViewSet(_ReviewViewSet, mixins.ListModelMixin, mixins.Retr
     @action(detail=True, methods=["get"])
     def snapshot(self, request, pk=None):
         review = self.get_object()
+        if not services.may_see_inputs(request.user, review):
+            raise PermissionDenied
         snapshot = InputSnapshot.objects.filter(review=review).select_related("compiled_by").first()
         if snapshot is None:
             from django.http import Http404

@@ -68,6 +68,20 @@ def people_for(org: Organization):
     )
 
 
+def may_see_inputs(actor, review: ManagementReview) -> bool:
+    """The frozen inputs (and the minutes, which summarise them) list other units'
+    nonconformities: they are for whoever may see reviews of the unit, the chair and the
+    attendees — not for an output's owner who sees the review only through their action."""
+    if scope.has_perm(actor, roles.REVIEW_VIEW, review.org):
+        return True
+    pk = getattr(actor, "pk", None)
+    if pk is None:
+        return False
+    if review.chair.user_id == pk:
+        return True
+    return review.attendees.filter(user_id=pk).exists()
+
+
 def may_complete(actor, output: ReviewOutput) -> bool:
     if output.status != O.OPEN:
         return False

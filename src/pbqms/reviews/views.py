@@ -291,7 +291,8 @@ def _detail_context(request, review, **overrides):
     user = request.user
     manage = services.may_manage(user, review.org)
     today = timezone.localdate()
-    snapshot = getattr(review, "snapshot", None) if _has_snapshot(review) else None
+    see_inputs = services.may_see_inputs(user, review)
+    snapshot = review.snapshot if see_inputs and _has_snapshot(review) else None
     editable = review.status in (R.INPUTS_FROZEN, R.HELD)
     people = services.people_for(review.org) if manage and editable else None
     outputs = list(review.outputs.select_related("owner", "owner__org").order_by("due_on", "pk"))
@@ -322,6 +323,7 @@ def _detail_context(request, review, **overrides):
         "attendees": list(review.attendees.select_related("org").order_by("org__path", "name")),
         "can_manage": manage,
         "can_compile": manage and workflow.can(review, "freeze_inputs", user),
+        "see_inputs": see_inputs,
         "snapshot": snapshot,
         "inputs": present(snapshot.data) if snapshot else None,
         "meeting_form": None,
@@ -528,6 +530,8 @@ def review_minutes(request, pk):
     review = _review(request, pk)
     if review.status in (R.PLANNED,):
         raise Http404
+    if not services.may_see_inputs(request.user, review):
+        raise PermissionDenied
     content = minutes.minutes_docx(review)
     log_security_event(
         ChangeLogEntry.Action.EXPORT,
