@@ -98,7 +98,7 @@ def test_board_under_a_unit(login, users, tree, board):
 
 def test_unit_board(login, users, tree, theme_day, board, django_assert_max_num_queries):
     client = login(users.secretary_a1)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         response = client.get(reverse("system:unit", args=[tree.branch_a1.pk]), {"year": board})
     assert response.status_code == 200
     assert theme_day.name in response.content.decode()
@@ -156,7 +156,7 @@ def test_note_exception(login, users, tree, theme_day, board):
 
 def test_due_list(login, users, tree, theme_day, board, django_assert_max_num_queries):
     client = login(users.secretary_a1)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         response = client.get(reverse("system:due"))
     assert response.status_code == 200
     html = response.content.decode()
@@ -171,7 +171,7 @@ def test_due_list(login, users, tree, theme_day, board, django_assert_max_num_qu
 
 def test_requirement_library(login, users, requirement, theme_day, django_assert_max_num_queries):
     client = login(users.member_a1)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         response = client.get(reverse("system:requirement_list"))
     html = response.content.decode()
     assert response.status_code == 200

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import json
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -481,101 +480,184 @@ def recompute(
         )
     }
     now = timezone.now()
-    to_write: list[ConformityResult] = []
+    inserts: list[tuple] = []
+    updates: list[tuple] = []
     seen: set[tuple] = set()
-    new_keys: set[tuple] = set()
+    met, late, excepted_s, missing, upcoming, na = (
+        S.MET.value,
+        S.LATE.value,
+        S.EXCEPTED.value,
+        S.MISSING.value,
+        S.UPCOMING.value,
+        S.NOT_APPLICABLE.value,
+    )
+    min_days = dt.timedelta(days=P.MIN_EXISTENCE_DAYS)
+    from django.db import connection
+
+    adapt_day = connection.ops.adapt_datefield_value
+    at = connection.ops.adapt_datetimefield_value(now)
     for ob in obligations:
         plan = plans[ob.id]
         if not plan:
             continue
         plan_text = [
-            (period, due, period.start.isoformat(), period.end.isoformat(), due.isoformat())
+            (
+                period.start,
+                period.end,
+                due,
+                due - min_days,
+                period.start.isoformat(),
+                period.end.isoformat(),
+                due.isoformat(),
+                adapt_day(period.start),
+                adapt_day(period.end),
+                adapt_day(due),
+            )
             for period, due in plan
         ]
-        quorum = ob.counting == "quorum"
+        counting = ob.counting
+        quorum = counting == "quorum"
+        activity_id = ob.activity_id
+        ob_id = ob.id
         for unit in units:
             if not ob.applies_to(unit):
                 continue
-            rows = records.get((unit.id, ob.activity_id), ())
-            days = [r.day for r in rows]
-            posts = committees.get(unit.id, ()) if quorum else ()
-            for period, due, ps, pe, due_text in plan_text:
+            unit_id = unit.id
+            founded, dissolved = unit.founded_on, unit.dissolved_on
+            rows = records.get((unit_id, activity_id), ())
+            days = [r.day for r in rows] if rows else ()
+            posts = committees.get(unit_id, ()) if quorum else ()
+            for (
+                ps_d,
+                pe_d,
+                due,
+                latest_founding,
+                ps,
+                pe,
+                due_text,
+                db_ps,
+                db_pe,
+                db_due,
+            ) in plan_text:
+                counted: list[RecordFacts] | tuple = ()
+                flagged_text = "[]"
                 if rows:
-                    lo = bisect.bisect_left(days, period.start)
-                    hi = bisect.bisect_right(days, period.end, lo)
-                    pairs = [
-                        (r, record_counts(ob, r, _committee_on(posts, r.day) if quorum else None))
-                        for r in rows[lo:hi]
-                    ]
+                    lo = bisect.bisect_left(days, ps_d)
+                    hi = bisect.bisect_right(days, pe_d, lo)
+                    if lo < hi:
+                        if counting == "none":
+                            counted = rows[lo:hi]
+                        else:
+                            counted = []
+                            flagged = []
+                            for r in rows[lo:hi]:
+                                committee = _committee_on(posts, r.day) if quorum else None
+                                if record_counts(ob, r, committee):
+                                    counted.append(r)
+                                else:
+                                    flagged.append(r.id)
+                            if flagged:
+                                flagged_text = _ids_text(sorted(flagged))
+                # the rules of ``compute`` (kept as the reference), inlined for speed
+                if (founded is not None and founded > latest_founding) or (
+                    dissolved is not None and dissolved < due
+                ):
+                    status = na
+                elif counted and counted[0].day <= due:
+                    status = met
+                elif exceptions and (unit_id, ob_id, ps_d) in exceptions:
+                    status = excepted_s
+                elif counted:
+                    status = late
+                elif today > due:
+                    status = missing
                 else:
-                    pairs = ()
-                key = (unit.id, ob.id, period.start)
-                cell = compute(
-                    unit,
-                    period,
-                    due,
-                    pairs,
-                    excepted=key in exceptions,
-                    today=today,
-                )
-                key_text = (unit.id, ob.id, ps)
+                    status = upcoming
+                rec_text = _ids_text([r.id for r in counted]) if counted else "[]"
+                key_text = (unit_id, ob_id, ps)
                 seen.add(key_text)
                 stats.cells += 1
-                rec_text = json.dumps(list(cell.record_ids))
-                flag_text = json.dumps(list(cell.flagged_ids))
                 old = existing.get(key_text)
-                if old is not None and old[1:] == (pe, due_text, cell.status, rec_text, flag_text):
-                    continue
-                to_write.append(
-                    ConformityResult(
-                        org_id=unit.id,
-                        obligation_id=ob.id,
-                        period_start=period.start,
-                        period_end=period.end,
-                        due_on=cell.due_on,
-                        status=cell.status,
-                        record_ids=list(cell.record_ids),
-                        flagged_ids=list(cell.flagged_ids),
-                        computed_at=now,
-                    )
-                )
                 if old is None:
-                    new_keys.add(key_text)
+                    inserts.append(
+                        (unit_id, ob_id, db_ps, db_pe, db_due, status, rec_text, flagged_text, at)
+                    )
+                elif old[1:] != (pe, due_text, status, rec_text, flagged_text):
+                    updates.append((db_pe, db_due, status, rec_text, flagged_text, at, old[0]))
     stale = [v[0] for k, v in existing.items() if k not in seen]
     with transaction.atomic():
         if stale:
             for i in range(0, len(stale), 5000):
                 ConformityResult.objects.filter(pk__in=stale[i : i + 5000]).delete()
-        inserts = [
-            c
-            for c in to_write
-            if (c.org_id, c.obligation_id, c.period_start.isoformat()) in new_keys
-        ]
-        updates = [
-            c
-            for c in to_write
-            if (c.org_id, c.obligation_id, c.period_start.isoformat()) not in new_keys
-        ]
+        _write_cells(inserts, updates)
+    stats.written = len(inserts) + len(updates)
+    stats.deleted = len(stale)
+    return stats
+
+
+def _ids_text(ids) -> str:
+    """The JSON text of an id list exactly as the database returns it cast to text (``[1,
+    2]`` with ", " separators on SQLite and PostgreSQL alike): compared with the stored
+    value without parsing it."""
+    if len(ids) == 1:
+        return f"[{ids[0]}]"
+    return "[" + ", ".join(map(str, ids)) + "]"
+
+
+_BATCH = 5000
+
+
+def _write_cells(inserts: list[tuple], updates: list[tuple]) -> None:
+    """Write new and changed cells with plain parameterised statements in batches (no model
+    instances: a full first run writes hundreds of thousands of cells). The values come
+    already adapted for the database (``connection.ops.adapt_*``). Inserts: (org,
+    obligation, start, end, due, status, records JSON, flagged JSON, computed at); updates:
+    (end, due, status, records JSON, flagged JSON, computed at, pk)."""
+    from django.db import connection
+
+    from pbqms.system.models import ConformityResult
+
+    if not inserts and not updates:
+        return
+    qn = connection.ops.quote_name
+    table = qn(ConformityResult._meta.db_table)
+    json_param = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    with connection.cursor() as cursor:
         if inserts:
-            ConformityResult.objects.bulk_create(inserts, batch_size=2000)
-        if updates:
-            ConformityResult.objects.bulk_create(
-                updates,
-                batch_size=2000,
-                update_conflicts=True,
-                unique_fields=["org", "obligation", "period_start"],
-                update_fields=[
+            cols = ", ".join(
+                qn(c)
+                for c in (
+                    "org_id",
+                    "obligation_id",
+                    "period_start",
                     "period_end",
                     "due_on",
                     "status",
                     "record_ids",
                     "flagged_ids",
                     "computed_at",
-                ],
+                )
             )
-    stats.written = len(to_write)
-    stats.deleted = len(stale)
-    return stats
+            values = f"%s, %s, %s, %s, %s, %s, {json_param}, {json_param}, %s"
+            # identifiers from the model's meta; every value is a parameter
+            sql = f"INSERT INTO {table} ({cols}) VALUES ({values})"  # noqa: S608
+            for i in range(0, len(inserts), _BATCH):
+                cursor.executemany(sql, inserts[i : i + _BATCH])
+        if updates:
+            sets = ", ".join(
+                f"{qn(c)} = {json_param if c in ('record_ids', 'flagged_ids') else '%s'}"
+                for c in (
+                    "period_end",
+                    "due_on",
+                    "status",
+                    "record_ids",
+                    "flagged_ids",
+                    "computed_at",
+                )
+            )
+            sql = f"UPDATE {table} SET {sets} WHERE {qn('id')} = %s"  # noqa: S608
+            for i in range(0, len(updates), _BATCH):
+                cursor.executemany(sql, updates[i : i + _BATCH])
 
 
 def recompute_all(start=None, end=None, today=None) -> Stats:
