@@ -191,3 +191,16 @@ def test_search_by_number_title_and_text(api, make_doc, release, users):
         rows = client.get("/api/documents/", {"search": q}).json()["results"]
         assert [r["number"] for r in rows] == [other.number], q
     assert client.get("/api/documents/", {"search": "没有的词"}).json()["results"] == []
+
+
+def test_combined_type_in_simplified_mode(api, people, tree):
+    from pbqms.documents import modes
+
+    client = api(people.author)
+    data = {"doc_type": "combined", "title": "三会一课制度", "org": tree.branch_a1.pk}
+    response = client.post("/api/documents/", data, format="json")
+    assert response.status_code == 400 and "doc_type" in response.json()["error"]["fields"]
+    modes.set_mode(tree.sub_a, actor=people.admin_a, simplified=True)
+    response = client.post("/api/documents/", data, format="json")
+    assert response.status_code == 201
+    assert Document.objects.get(title="三会一课制度").doc_type == "procedure"

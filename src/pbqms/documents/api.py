@@ -34,7 +34,7 @@ from pbqms.core.api import (
     VersionField,
 )
 from pbqms.core.roles import Role
-from pbqms.documents import services
+from pbqms.documents import modes, services
 from pbqms.documents.models import (
     Acknowledgement,
     Document,
@@ -112,7 +112,10 @@ class DocumentSerializer(serializers.ModelSerializer):
 
 
 class DocumentInputSerializer(serializers.Serializer):
-    doc_type = serializers.ChoiceField(choices=Document.Type.choices)
+    # "combined": the merged type of a unit running its system in simplified mode (三合为一)
+    doc_type = serializers.ChoiceField(
+        choices=[*Document.Type.choices, (modes.COMBINED, modes.COMBINED_LABEL)]
+    )
     title = serializers.CharField(max_length=200)
     org = ScopedPrimaryKeyField(model=Organization, perm=roles.DOC_DRAFT)
     parent = ScopedPrimaryKeyField(

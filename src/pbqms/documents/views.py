@@ -879,8 +879,17 @@ def acknowledge(request, pk):
 @require_POST
 def remind(request, pk):
     version = _get_version(request, pk)
-    n = services.remind_laggards(version, actor=request.user)
-    messages.success(request, _("%(n)d people were reminded.") % {"n": n})
+    try:
+        n = services.remind_laggards(version, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect(_version_url(version, "acknowledgements"))
+    if n:
+        messages.success(request, _("%(n)d people were reminded.") % {"n": n})
+    else:
+        messages.info(
+            request, _("Everybody who has not acknowledged has already been reminded today.")
+        )
     return redirect(_version_url(version, "acknowledgements"))
 
 
