@@ -578,7 +578,7 @@ def attainment_export(request):
         cell.font = Font(bold=True)
     for r in rows:
         ind = r.indicator
-        attained = {None: _("No value yet"), True: _("Attained"), False: _("Not attained")}
+        attained = {None: _("No value yet"), True: _("Target attained"), False: _("Not attained")}
         improved = {None: "", True: _("better"), False: _("worse")}
         ws.append(
             [
