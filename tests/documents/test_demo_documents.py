@@ -9,7 +9,12 @@ from django.core.management import CommandError, call_command
 
 from pbqms.core.changelog import verify_chain
 from pbqms.core.models import Signature
-from pbqms.documents.models import Acknowledgement, Document, DocumentVersion
+from pbqms.documents.models import (
+    Acknowledgement,
+    Document,
+    DocumentSystemSetting,
+    DocumentVersion,
+)
 
 
 @pytest.fixture
@@ -30,6 +35,8 @@ def test_demo_documents_are_a_realistic_system(demo):
     assert Signature.objects.filter(meaning="approved").count() >= effective.count()
     assert Acknowledgement.objects.filter(done_at__isnull=False).exists()
     assert Acknowledgement.objects.filter(done_at__isnull=True).exists()
+    # the new-energy subsidiary runs its documents in simplified mode (三合为一)
+    assert DocumentSystemSetting.objects.get(org__code="HHJT-02").simplified
     assert verify_chain().ok
     # a second run changes nothing
     before = Document.objects.count()

@@ -5,7 +5,8 @@ Everything goes through the document services, with real e-signatures: ``dangwei
 prepares the manual, the procedures of the main processes and their forms from the starter
 set, ``dangban`` (党办, a party affairs worker of the committee) reviews them and ``shuji``
 (党委书记) approves them; ``zhibu1`` writes a branch rule. One procedure has a revision in
-review, and some members have acknowledged. The two accounts ``dangban`` and ``shuji`` are
+review, and some members have acknowledged; the new-energy subsidiary's committee runs its
+documents in simplified mode (三合为一). The two accounts ``dangban`` and ``shuji`` are
 added here (demo password) because the committee's documents need a reviewer and an approver
 other than their author. Running it again changes nothing.
 """
@@ -19,12 +20,13 @@ from django.utils import timezone
 from pbqms.accounts.models import User
 from pbqms.core.context import action_context
 from pbqms.core.roles import Role
-from pbqms.documents import services, starter
+from pbqms.documents import modes, services, starter
 from pbqms.documents.models import Acknowledgement, Document
 from pbqms.orgs import demo_data as demo
 from pbqms.orgs import services as org_services
 from pbqms.orgs.models import Organization, Person, Post, RoleAssignment
 
+SIMPLIFIED_UNIT = "HHJT-02"  # 华衡新能源有限公司党委
 EXTRA_ACCOUNTS = (
     # username, display name if no person holds the post, role, post held at the top unit
     ("shuji", "党委书记", Role.PARTY_ADMIN, Post.Title.SECRETARY),
@@ -132,6 +134,10 @@ class Command(BaseCommand):
             member1 = by_name["member1"]
             for ack in Acknowledgement.objects.filter(person__user__in=[member1, zhibu1])[:6]:
                 services.acknowledge(ack, actor=ack.person.user)
+            # the smaller new-energy subsidiary runs its documents in simplified mode (三合为一)
+            small = Organization.objects.filter(code=SIMPLIFIED_UNIT).first()
+            if small is not None:
+                modes.set_mode(small, actor=dangwei, simplified=True)
         self.stdout.write(
             f"{Document.objects.count()} documents, "
             f"{Acknowledgement.objects.count()} acknowledgement tasks; reviewer dangban, "
