@@ -406,3 +406,27 @@ def test_api_like_bad_values_never_crash(rp, tree):
     assert {"title", "planned_on", "chair", "attendees", "period_start"} <= set(
         exc.value.message_dict
     )
+
+
+def test_work_plan_completion_in_the_snapshot(rp, tree, make_review):
+    from pbqms.plans import services as plans
+    from pbqms.plans.models import Task
+
+    plan = plans.create_plan(actor=rp.admin, org=tree.root, year=TODAY.year, title="工作计划")
+    plans.add_item(
+        plan,
+        actor=rp.admin,
+        title="支部书记述职",
+        due_on=TODAY,
+        target_kinds=[tree.branch_a1.kind],
+    )
+    plans.publish_plan(plan, actor=rp.admin)
+    tasks = Task.objects.filter(org__path__startswith=tree.root.path)
+    n = tasks.count()
+    assert n >= 2
+    tasks.filter(pk=tasks.first().pk).update(status=Task.Status.DONE, completed_on=TODAY)
+    review = make_review(stage="frozen", period_start=TODAY.replace(month=1, day=1))
+    section = review.snapshot.data["plans"]
+    assert section["available"] is True
+    assert (section["total"], section["done"], section["on_time"]) == (n, 1, 1)
+    assert section["rate"] == round(100 / n, 1)

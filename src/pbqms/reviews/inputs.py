@@ -16,7 +16,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import DatabaseError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 LIST_LIMIT = 50
@@ -273,6 +273,36 @@ def conformity_section(review, today: dt.date) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- work plans
+
+
+def plan_section(review, today: dt.date) -> dict[str, Any]:
+    """The annual work plans' tasks of the subtree due in the period (process performance)."""
+    if not apps.is_installed("pbqms.plans"):
+        return _not_installed("plans")
+    try:
+        with transaction.atomic():
+            Task = apps.get_model("plans", "Task")
+            tasks = Task.objects.filter(
+                _in_subtree(review.org.path),
+                due_on__gte=review.period_start,
+                due_on__lte=review.period_end,
+            )
+            done = Task.Status.DONE
+            figures = tasks.aggregate(
+                total=Count("pk"),
+                done=Count("pk", filter=Q(status=done)),
+                on_time=Count("pk", filter=Q(status=done, completed_on__lte=F("due_on"))),
+                overdue=Count("pk", filter=~Q(status=done) & Q(due_on__lt=today)),
+            )
+    except (LookupError, AttributeError, DatabaseError) as exc:
+        return {"available": False, "reason": "unusable", "detail": exc.__class__.__name__}
+    if not figures["total"]:
+        return {"available": False, "reason": "empty"}
+    rate = round(figures["done"] / figures["total"] * 100, 1)
+    return {"available": True, **figures, "rate": rate}
+
+
 # ---------------------------------------------------------------- changes
 
 
@@ -386,6 +416,7 @@ def compile_inputs(review, today: dt.date | None = None) -> dict[str, Any]:
         "nonconformities": nonconformity_section(review, today),
         "objectives": objective_section(review),
         "conformity": conformity_section(review, today),
+        "plans": plan_section(review, today),
         "satisfaction": {"available": False, "reason": "not_built"},
         "changes": change_section(review),
         "previous": previous_section(review, today),

@@ -70,6 +70,12 @@ def _inputs_summary(doc, data: dict) -> None:
         )
     if conformity.get("available") and conformity.get("rate") is not None:
         lines.append(_("Conformity rate: %(rate)s%%.") % {"rate": conformity["rate"]})
+    plans = data.get("plans") or {}
+    if plans.get("available"):
+        lines.append(
+            _("Work plan tasks due in the period: %(done)d of %(total)d done (%(rate)s%%).")
+            % {"done": plans["done"], "total": plans["total"], "rate": plans["rate"]}
+        )
     if objectives.get("available"):
         lines.append(
             _("Objective indicators attained: %(a)d of %(n)d.")

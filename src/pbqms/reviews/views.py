@@ -260,7 +260,7 @@ def present(data: dict) -> dict:
                 for r in prev.get("rows") or []
             ],
         }
-    for key in ("objectives", "conformity", "changes", "satisfaction"):
+    for key in ("objectives", "conformity", "plans", "changes", "satisfaction"):
         out[key] = data.get(key) or {"available": False}
     charts = {}
     if "nonconformities" in out:
