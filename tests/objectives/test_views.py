@@ -197,3 +197,27 @@ def test_attainment_export(login, users, tree, plan):
     assert rows[0][1] == "I1" and rows[0][6] == 95 and rows[0][7] == 96
     assert client.get(f"/objectives/attainment/export/?org={tree.branch_b1.pk}").status_code == 404
     assert login(users.system_admin).get("/objectives/attainment/export/").status_code == 403
+
+
+def test_remove_indicator_and_objective(login, users, tree, plan):
+    from pbqms.core.models import ChangeLogEntry
+
+    sec = login(users.secretary_a1)
+    assert sec.post(f"/objectives/indicators/{plan.manual.pk}/delete/").status_code == 403
+    assert (
+        login(users.secretary_b1).post("/objectives/indicators/999999/delete/").status_code == 403
+    )
+    admin = login(users.party_admin)
+    page = admin.get(f"/objectives/indicators/{plan.manual.pk}/edit/").content.decode()
+    assert 'data-testid="delete-form"' in page
+    stale = admin.post(f"/objectives/indicators/{plan.manual.pk}/delete/", {"version": 99})
+    assert stale.status_code == 302 and Indicator.objects.filter(pk=plan.manual.pk).exists()
+    done = admin.post(f"/objectives/indicators/{plan.manual.pk}/delete/")
+    assert done.status_code == 302 and not Indicator.objects.filter(pk=plan.manual.pk).exists()
+    assert not IndicatorTarget.objects.filter(indicator_id=plan.manual.pk).exists()
+    assert ChangeLogEntry.objects.filter(
+        object_type="objectives.indicator", object_id=str(plan.manual.pk), action="delete"
+    ).exists()
+    assert admin.post(f"/objectives/objectives/{plan.objective.pk}/delete/").status_code == 302
+    assert not Objective.objects.filter(pk=plan.objective.pk).exists()
+    assert not Indicator.objects.filter(objective_id=plan.objective.pk).exists()

@@ -203,6 +203,16 @@ def set_targets(*, actor, indicator: Indicator, targets: dict) -> int:
     return changed
 
 
+@acting
+@transaction.atomic
+def delete_item(*, actor, item: Objective | Indicator, version=None) -> None:
+    """Remove an objective (with its indicators) or an indicator (with its shares and
+    values) entered by mistake; the change log keeps every removed row."""
+    _require(actor, roles.OBJECTIVE_MANAGE, item.org)
+    check_version(item, version)
+    item.delete()
+
+
 def units_measured(indicator: Indicator) -> list[int]:
     """The owning unit and every unit with a share of the target."""
     return [indicator.org_id, *indicator.targets.values_list("org_id", flat=True)]

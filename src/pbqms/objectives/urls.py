@@ -15,6 +15,18 @@ urlpatterns = [
     path("policies/<int:policy_pk>/objectives/new/", views.objective_edit, name="objective_create"),
     path("objectives/<int:pk>/edit/", views.objective_edit, name="objective_edit"),
     path(
+        "objectives/<int:pk>/delete/",
+        views.item_delete,
+        {"kind": "objective"},
+        name="objective_delete",
+    ),
+    path(
+        "indicators/<int:pk>/delete/",
+        views.item_delete,
+        {"kind": "indicator"},
+        name="indicator_delete",
+    ),
+    path(
         "objectives/<int:objective_pk>/indicators/new/",
         views.indicator_edit,
         name="indicator_create",

@@ -246,6 +246,11 @@ def objective_edit(request, policy_pk=None, pk=None):
             "subtitle": str(policy),
             "back": _policy_redirect(policy).url,
             "history": history_for(objective) if objective else None,
+            "delete_url": reverse("objectives:objective_delete", args=[objective.pk])
+            if objective
+            else None,
+            "delete_note": _("Its indicators, their shares and values are removed with it."),
+            "item": objective,
         },
     )
 
@@ -309,8 +314,32 @@ def indicator_edit(request, objective_pk=None, pk=None):
             "subtitle": str(objective),
             "back": _policy_redirect(objective.policy).url,
             "history": history_for(indicator) if indicator else None,
+            "delete_url": reverse("objectives:indicator_delete", args=[indicator.pk])
+            if indicator
+            else None,
+            "delete_note": _("Its shares and values are removed with it."),
+            "item": indicator,
         },
     )
+
+
+@login_required
+@require_POST
+def item_delete(request, kind, pk):
+    user = request.user
+    _require(user, roles.OBJECTIVE_MANAGE)
+    item = _objective(user, pk) if kind == "objective" else _indicator(user, pk)
+    policy = item.policy if kind == "objective" else item.objective.policy
+    if not scope.has_perm(user, roles.OBJECTIVE_MANAGE, item.org):
+        raise PermissionDenied
+    try:
+        services.delete_item(actor=user, item=item, version=request.POST.get("version"))
+    except ValidationError as exc:
+        for error in exc.messages:
+            messages.error(request, error)
+    else:
+        messages.success(request, _("%(item)s was removed.") % {"item": item})
+    return _policy_redirect(policy)
 
 
 # ---------------------------------------------------------------- one indicator
