@@ -191,3 +191,18 @@ def test_completion_by_unit(branch_plan, users, tree, template):
     # a secretary sees their own row only
     own = services.completion_by_unit(users.secretary_a1, branch_plan)
     assert [r["org_id"] for r in own] == [tree.branch_a1.pk]
+
+
+def test_item_refuses_an_obligation_no_longer_in_force(users, tree, template):
+    from pbqms.system.models import Requirement
+    from tests.system.conftest import make_obligation
+
+    requirement = Requirement.objects.create(code="T-1", title="测试要求")
+    old = make_obligation(tree.root, template, requirement, is_active=False)
+    plan = make_plan(users.party_admin, tree.sub_a)
+    with pytest.raises(ValidationError) as exc:
+        services.add_item(
+            plan, actor=users.party_admin, title="x", due_on=in_year(3), obligation=old
+        )
+    assert "obligation" in exc.value.message_dict
+    assert not plan.items.exists()

@@ -351,3 +351,9 @@ def test_task_detail_query_count(branch_plan, users, login, tree, template, othe
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(url).status_code == 200
     assert len(ctx.captured_queries) == small
+
+
+def test_calendar_absurd_year_falls_back_to_this_month(users, login):
+    client = login(users.secretary_a1)
+    response = client.get(reverse("plans:calendar"), {"year": "1" * 30, "month": "1"})
+    assert response.status_code == 200

@@ -141,7 +141,7 @@ class PlanItemInputSerializer(serializers.Serializer):
     due_on = serializers.DateField()
     owner = serializers.CharField(max_length=100, required=False, allow_blank=True)
     obligation = BoundedPrimaryKeyField(
-        queryset=Obligation.objects.all(), required=False, allow_null=True
+        queryset=Obligation.objects.filter(is_active=True), required=False, allow_null=True
     )
     record_template = BoundedPrimaryKeyField(
         queryset=RecordTemplate.objects.filter(is_active=True), required=False, allow_null=True

@@ -172,7 +172,9 @@ class CompleteForm(StyledFormMixin, forms.Form):
     def __init__(self, *args, user=None, task=None, **kwargs):
         super().__init__(*args, **kwargs)
         qs = services.candidate_records(user, task)
-        self.fields["records"].queryset = qs
+        # the most recent records only: the page stays small whatever the unit has filed
+        recent = qs.values("pk")[:MAX_RECORD_CHOICES]
+        self.fields["records"].queryset = qs.filter(pk__in=recent)
         self.fields["records"].label_from_instance = lambda r: (
             f"{timezone.localtime(r.occurred_at):%Y-%m-%d} · {r.title} · {r.template.name}"
         )

@@ -248,6 +248,9 @@ def _clean_item(plan: WorkPlan, data: dict, target_orgs) -> tuple[dict, list[Org
         errors["target_orgs"] = _("Only units below %(unit)s can be chosen.") % {"unit": plan.org}
     elif any(o.dissolved_on is not None for o in orgs):
         errors["target_orgs"] = _("A dissolved unit cannot be given a task.")
+    obligation = data.get("obligation")
+    if obligation is not None and not obligation.is_active:
+        errors["obligation"] = _("This obligation is no longer in force; choose another.")
     if errors:
         raise ValidationError(errors)
     clean = {

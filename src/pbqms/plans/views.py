@@ -393,7 +393,7 @@ def _month_from(request) -> tuple[int, int]:
         dt.date(year, month, 1)
         if not 2000 <= year <= 2100:
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return today.year, today.month
     return year, month
 
