@@ -645,11 +645,15 @@ class CorrectiveAction(VersionedModel):
         """An action's owner, and who raised or verifies its nonconformity, see it."""
         if perm != roles.NC_VIEW or not _is_person(user):
             return Q(pk__in=[])
-        return (
-            Q(owner__user_id=user.pk)
-            | Q(nonconformity__raised_by_id=user.pk)
-            | Q(nonconformity__verifier_id=user.pk)
-        )
+        # id subqueries rather than joins: an OR across joined tables makes the database
+        # scan every action (bench_improvement: 120 ms → a few ms for a secretary's list)
+        from pbqms.orgs.models import Person
+
+        owners = Person.objects.filter(user_id=user.pk).values("pk")
+        involved = Nonconformity.objects.filter(
+            Q(raised_by_id=user.pk) | Q(verifier_id=user.pk)
+        ).values("pk")
+        return Q(owner_id__in=owners) | Q(nonconformity_id__in=involved)
 
     def is_overdue(self, today: datetime.date | None = None) -> bool:
         return self.status == self.Status.PLANNED and self.due_on < (today or _today())
