@@ -7,6 +7,7 @@ import datetime
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from pbqms.improvement.models import Nonconformity
 from pbqms.orgs.forms import FastSelect, StyledFormMixin, add_service_errors  # noqa: F401
@@ -186,7 +187,9 @@ class MeetingForm(StyledFormMixin, forms.Form):
 class OutputForm(StyledFormMixin, forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=ReviewOutput.Kind.choices)
     description = forms.CharField(
-        label=_("Action"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=pgettext_lazy("corrective action", "Action"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     owner = PersonChoiceField(label=_("Owner"), queryset=Person.objects.none())
     due_on = forms.DateField(label=_("Due date"), widget=DateInput())

@@ -8,6 +8,7 @@ import io
 
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from docx import Document as DocxDocument
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
@@ -165,7 +166,13 @@ def minutes_docx(review) -> bytes:
     if outputs:
         _table(
             doc,
-            [_("Action"), _("Kind"), _("Owner"), _("Due date"), _("Status")],
+            [
+                pgettext("corrective action", "Action"),
+                _("Kind"),
+                _("Owner"),
+                _("Due date"),
+                _("Status"),
+            ],
             [
                 [
                     o.description,

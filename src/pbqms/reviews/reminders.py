@@ -24,7 +24,7 @@ def output_reminders(today: dt.date):
     )
     week = today.isocalendar()
     for output in qs:
-        url = reverse("reviews:detail", args=[output.review_id]) + "#outputs"
+        url = reverse("reviews:detail", args=[output.review_id]) + "?tab=outputs"
         params = {
             "review": output.review.number,
             "action": str(output)[:60],

@@ -339,6 +339,19 @@ def _detail_context(request, review, **overrides):
         context["meeting_form"] = forms.MeetingForm(people=people, review=review)
         context["output_form"] = forms.OutputForm(people=people)
     context.update(overrides)
+    tabs = ["history"]
+    if see_inputs:
+        tabs.append("inputs")
+    if review.status != R.PLANNED:
+        tabs += ["meeting", "outputs"]
+    tab = context.get("tab") or request.GET.get("tab") or ""
+    if tab not in tabs:
+        # held and closed reviews open on their outputs; earlier ones on their inputs
+        if "outputs" in tabs and (review.status in (R.HELD, R.CLOSED) or not see_inputs):
+            tab = "outputs"
+        else:
+            tab = "inputs" if see_inputs else "history"
+    context["tab"] = tab
     return context
 
 
@@ -366,7 +379,7 @@ def review_compile(request, pk):
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("The inputs are compiled and frozen."))
-    return redirect("reviews:detail", pk=review.pk)
+    return redirect(reverse("reviews:detail", args=[review.pk]) + "?tab=inputs")
 
 
 @login_required
@@ -385,8 +398,8 @@ def review_meeting(request, pk):
             add_service_errors(form, exc)
         else:
             messages.success(request, _("Meeting record saved."))
-            return redirect("reviews:detail", pk=review.pk)
-    context = _detail_context(request, review, meeting_form=form)
+            return redirect(reverse("reviews:detail", args=[review.pk]) + "?tab=meeting")
+    context = _detail_context(request, review, meeting_form=form, tab="meeting")
     return render(request, "reviews/review_detail.html", context)
 
 
@@ -425,8 +438,8 @@ def output_add(request, pk):
             add_service_errors(form, exc)
         else:
             messages.success(request, _("Output action added."))
-            return redirect(reverse("reviews:detail", args=[review.pk]) + "#outputs")
-    context = _detail_context(request, review, output_form=form)
+            return redirect(reverse("reviews:detail", args=[review.pk]) + "?tab=outputs")
+    context = _detail_context(request, review, output_form=form, tab="outputs")
     return render(request, "reviews/review_detail.html", context)
 
 
@@ -458,7 +471,7 @@ def output_complete(request, pk):
                 add_service_errors(form, exc)
             else:
                 messages.success(request, _("Action marked done."))
-                return redirect(reverse("reviews:detail", args=[output.review_id]) + "#outputs")
+                return redirect(reverse("reviews:detail", args=[output.review_id]) + "?tab=outputs")
     else:
         form = forms.CompleteOutputForm(
             initial={"done_on": timezone.localdate(), "version": output.version}
@@ -482,7 +495,7 @@ def output_cancel(request, pk):
                 add_service_errors(form, exc)
             else:
                 messages.success(request, _("Action cancelled."))
-                return redirect(reverse("reviews:detail", args=[output.review_id]) + "#outputs")
+                return redirect(reverse("reviews:detail", args=[output.review_id]) + "?tab=outputs")
     else:
         form = forms.ReasonForm()
     return _output_page(request, output, form, "cancel")

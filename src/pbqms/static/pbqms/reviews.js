@@ -43,5 +43,8 @@
     chart.setOption(option);
     drawn.push(chart);
   });
-  window.addEventListener("resize", function () { drawn.forEach(function (c) { c.resize(); }); });
+  var resize = function () { drawn.forEach(function (c) { c.resize(); }); };
+  window.addEventListener("resize", resize);
+  // a chart drawn in a hidden tab has no size: resize when its tab is shown
+  document.addEventListener("shown.bs.tab", resize);
 })();
