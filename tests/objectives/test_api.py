@@ -141,3 +141,16 @@ def test_processes_api(api, users, tree, templates, requirement, django_assert_m
 )
 def test_bad_filters_are_not_server_errors(api, users, tree, plan, url):
     assert api(users.party_admin).get(url).status_code in (200, 400, 404)
+
+
+def test_indicator_targets_only_of_visible_units(api, users, tree, plan):
+    """A branch reads the committee's indicator, but only its own share of the target (as
+    on the indicator page), not its sister units' shares."""
+
+    def targets_seen(user):
+        results = api(user).get("/api/indicators/").json()["results"]
+        return {t["org"] for r in results for t in r["targets"]}
+
+    assert targets_seen(users.party_admin) == {tree.sub_a.pk, tree.branch_a1.pk}
+    assert targets_seen(users.secretary_a1) == {tree.branch_a1.pk}  # not A公司 (sub_a)
+    assert targets_seen(users.secretary_b1) == set()

@@ -5,6 +5,7 @@ goes through ``pbqms.objectives.services``."""
 
 from __future__ import annotations
 
+from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.parsers import JSONParser
@@ -249,6 +250,18 @@ class IndicatorViewSet(_Base, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = IndicatorSerializer
     input_class = IndicatorInputSerializer
     filterset_fields = ["org", "objective", "code", "source", "objective__policy__year"]
+
+    def get_queryset(self):
+        # a unit sees a committee's indicator, but only the targets of units it may see
+        # (as on the indicator page), not its sister units' shares
+        visible = Organization.objects.visible_to(self.request.user, roles.OBJECTIVE_VIEW)
+        targets = IndicatorTarget.objects.filter(org_id__in=visible.values("pk"))
+        return (
+            super()
+            .get_queryset()
+            .prefetch_related(None)
+            .prefetch_related(Prefetch("targets", queryset=targets))
+        )
 
     @extend_schema(
         summary="Add an indicator to an objective", request=IndicatorInputSerializer,
