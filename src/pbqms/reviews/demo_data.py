@@ -77,8 +77,8 @@ def load(stdout=None) -> int:
             data={
                 "title": f"{today.year}年度管理评审",
                 "period_start": _d(-365),
-                "period_end": _d(-8),
-                "planned_on": _d(-7),
+                "period_end": _d(0),
+                "planned_on": _d(0),
                 "location": "集团党委会议室",
                 "chair": chair,
                 "attendees": attendees,
@@ -89,7 +89,7 @@ def load(stdout=None) -> int:
             review,
             actor=admin,
             data={
-                "held_on": _d(-7),
+                "held_on": _d(0),
                 "attendees": attendees,
                 "suitability": (
                     "党建质量管理体系与集团党委“围绕中心、服务大局”的定位和基层党组织设置相适应，"
@@ -118,7 +118,7 @@ def load(stdout=None) -> int:
                 data={"kind": kind, "description": text, "owner": owner, "due_on": _d(due)},
             )
             if result:
-                services.complete_output(output, actor=admin, result=result, done_on=_d(-1))
+                services.complete_output(output, actor=admin, result=result, done_on=_d(0))
     if stdout is not None:
         stdout.write(f"Demo management review: {review.number}\n")
     return 1
