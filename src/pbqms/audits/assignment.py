@@ -137,8 +137,13 @@ def independence_conflict(tree: Tree, home_unit_id: int, unit_ids: Iterable[int]
     return None
 
 
-def _exclusion(tree, auditor: Auditor, slot: AuditSlot, pairs, no_reciprocal, load, max_load):
-    if not auditor.qualified_on(slot.on):
+def _exclusion(
+    tree, auditor: Auditor, slot: AuditSlot, pairs, no_reciprocal, load, max_load, qualified=None
+):
+    if qualified is not None:
+        if auditor.id not in qualified[slot.on]:
+            return NOT_QUALIFIED
+    elif not auditor.qualified_on(slot.on):
         return NOT_QUALIFIED
     conflict = independence_conflict(tree, auditor.home_unit_id, slot.unit_ids)
     if conflict:
@@ -177,12 +182,15 @@ def propose(
     # static eligibility (qualification + independence) is computed once per audit; it also
     # decides the order: most constrained audits first, so scarce auditors go where nobody
     # else can
+    # who is qualified on each audit date (a round has far fewer dates than audits)
+    qualified = {day: {a.id for a in pool if a.qualified_on(day)} for day in {s.on for s in audits}}
     static: dict[int, tuple[list[Auditor], dict[str, list[int]]]] = {}
     for slot in audits:
         ok: list[Auditor] = []
         out: dict[str, list[int]] = {}
+        on_day = qualified[slot.on]
         for auditor in pool:
-            if not auditor.qualified_on(slot.on):
+            if auditor.id not in on_day:
                 out.setdefault(NOT_QUALIFIED, []).append(auditor.id)
                 continue
             conflict = independence_conflict(tree, auditor.home_unit_id, slot.unit_ids)
@@ -231,12 +239,14 @@ def propose(
             proposal.shortfall = NO_ELIGIBLE
         elif len(chosen) < team_size:
             proposal.shortfall = TOO_FEW
-    _rebalance(tree, pool, order, result, load, pairs, no_reciprocal, max_load)
+    _rebalance(tree, pool, order, result, load, pairs, no_reciprocal, max_load, qualified)
     ordered = {slot.id: result[slot.id] for slot in audits}
     return Proposal(audits=ordered, load=load, team_size=team_size)
 
 
-def _rebalance(tree, pool, order, result, load, pairs, no_reciprocal, max_load, passes=5):
+def _rebalance(
+    tree, pool, order, result, load, pairs, no_reciprocal, max_load, qualified=None, passes=5
+):
     """Greedy staffing can leave one auditor with two more audits than another who was
     eligible for one of them; swap such seats (the busier auditor out, the idler in) until
     no swap helps. Swaps keep every rule: the newcomer is checked like any candidate."""
@@ -260,7 +270,9 @@ def _rebalance(tree, pool, order, result, load, pairs, no_reciprocal, max_load, 
                 for cand in pool:
                     if cand.id in proposal.auditor_ids or load[cand.id] > load[out_id] - 2:
                         continue
-                    if _exclusion(tree, cand, slot, pair_count, no_reciprocal, load, max_load):
+                    if _exclusion(
+                        tree, cand, slot, pair_count, no_reciprocal, load, max_load, qualified
+                    ):
                         continue
                     if best is None or (load[cand.id], cand.id) < (load[best.id], best.id):
                         best = cand

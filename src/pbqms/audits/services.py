@@ -257,17 +257,35 @@ def auditor_pool(programme) -> tuple[list[assignment.Auditor], dict[int, Person]
 
 
 def _slots(audits) -> list[assignment.AuditSlot]:
-    return [
-        assignment.AuditSlot(a.pk, tuple(sorted(u.pk for u in a.audited_units.all())), a.audit_date)
-        for a in audits
-    ]
+    return [assignment.AuditSlot(a.pk, a.unit_ids, a.audit_date) for a in audits]
 
 
 def _programme_audits(programme, only_planned=True):
-    qs = programme.audits.select_related("programme").prefetch_related("audited_units")
+    """The programme's audits, each with ``unit_ids`` (sorted) and ``unit_names`` (in tree
+    order) read from the link table and one name lookup: a round has an audit per unit, and
+    loading thousands of full unit rows through ``prefetch_related`` cost a second."""
+    qs = programme.audits.select_related("programme")
     if only_planned:
         qs = qs.filter(status=Audit.Status.PLANNED)
-    return list(qs.order_by("planned_month", "number"))
+    audits = list(qs.order_by("planned_month", "number"))
+    units: dict[int, list[int]] = defaultdict(list)
+    for audit_id, unit_id in Audit.audited_units.through.objects.filter(
+        audit__programme=programme
+    ).values_list("audit_id", "organization_id"):
+        units[audit_id].append(unit_id)
+    wanted = {u for a in audits for u in units.get(a.pk, ())}
+    names = {
+        pk: (path, name)
+        for pk, path, name in Organization.objects.filter(
+            path__startswith=programme.org.path
+        ).values_list("pk", "path", "name")
+        if pk in wanted
+    }
+    for a in audits:
+        ids = [u for u in units.get(a.pk, ()) if u in names]
+        a.unit_ids = tuple(sorted(ids))
+        a.unit_names = [names[u][1] for u in sorted(ids, key=lambda u: names[u][0])]
+    return audits
 
 
 def propose_teams(programme):

@@ -444,7 +444,7 @@ def programme_transition(request, pk):
 
 
 def _proposal_rows(programme, proposal, audits, people, posted=None):
-    units = {a.pk: [u.name for u in a.audited_units.all()] for a in audits}
+    units = {a.pk: a.unit_names for a in audits}
     pool = sorted(people.values(), key=lambda p: (p.org.path, p.name, p.pk))
     rows = []
     for audit in audits:
