@@ -345,6 +345,9 @@ def test_reminders_for_due_and_overdue_outputs(rp, make_review):
     late = list(output_reminders(days(10)))
     assert {r.user for r in late} == {rp.owner_user, rp.chair_user}
     assert list(output_reminders(days(-30))) == []
+    # delivered once per week while overdue (in-app inbox and e-mail, deduplicated)
+    assert reminders.run(days(10), names=["reviews.outputs"]) == {"reviews.outputs": 2}
+    assert reminders.run(days(10), names=["reviews.outputs"]) == {"reviews.outputs": 0}
 
 
 def test_objective_attainment_in_the_snapshot(rp, tree, make_review):
