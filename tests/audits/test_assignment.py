@@ -212,3 +212,30 @@ def test_property_plentiful_auditors_cover_every_audit(scenario, spare):
     for slot in audits:
         assert len(proposal.audits[slot.id].auditor_ids) == team_size
         assert proposal.audits[slot.id].shortfall is None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_property_exclusion_reasons_match_the_rules(scenario):
+    """The reasons given for the auditors left out (computed from the units' side for speed)
+    are those of ``independence_conflict`` and ``qualified_on`` for each auditor."""
+    units, auditors, audits, team_size, no_reciprocal = scenario
+    proposal = A.propose(units, auditors, audits, team_size=team_size, no_reciprocal=no_reciprocal)
+    tree = A.Tree(units)
+    by_id = {a.id: a for a in auditors}
+    static = {A.NOT_QUALIFIED, A.OWN_UNIT, A.ANCESTOR, A.DESCENDANT}
+    for slot in audits:
+        if not slot.unit_ids:
+            continue
+        for reason, ids in proposal.audits[slot.id].excluded.items():
+            for aid in ids:
+                auditor = by_id[aid]
+                if not auditor.qualified_on(slot.on):
+                    expected = A.NOT_QUALIFIED
+                else:
+                    conflict = A.independence_conflict(tree, auditor.home_unit_id, slot.unit_ids)
+                    expected = conflict[0] if conflict else None
+                if reason in static:
+                    assert reason == expected
+                else:
+                    assert expected is None

@@ -184,18 +184,35 @@ def propose(
     # else can
     # who is qualified on each audit date (a round has far fewer dates than audits)
     qualified = {day: {a.id for a in pool if a.qualified_on(day)} for day in {s.on for s in audits}}
+    # independence looked up from the unit's side (the same answers as
+    # ``independence_conflict``, without testing every auditor against every audit): the
+    # auditors whose home is the unit or below it, and those whose home is above it
+    below: dict[int, list[Auditor]] = {}
+    at_home: dict[int, list[Auditor]] = {}
+    for auditor in pool:
+        at_home.setdefault(auditor.home_unit_id, []).append(auditor)
+        for unit_id in tree.ancestors_or_self(auditor.home_unit_id):
+            below.setdefault(unit_id, []).append(auditor)
     static: dict[int, tuple[list[Auditor], dict[str, list[int]]]] = {}
     for slot in audits:
         ok: list[Auditor] = []
         out: dict[str, list[int]] = {}
         on_day = qualified[slot.on]
+        conflict: dict[int, str] = {}
+        for unit_id in slot.unit_ids:  # the first conflicting unit gives the reason
+            for auditor in below.get(unit_id, ()):
+                if auditor.id not in conflict:
+                    own = auditor.home_unit_id == unit_id
+                    conflict[auditor.id] = OWN_UNIT if own else ANCESTOR
+            for above in tree.ancestors_or_self(unit_id):
+                if above != unit_id:
+                    for auditor in at_home.get(above, ()):
+                        conflict.setdefault(auditor.id, DESCENDANT)
         for auditor in pool:
             if auditor.id not in on_day:
                 out.setdefault(NOT_QUALIFIED, []).append(auditor.id)
-                continue
-            conflict = independence_conflict(tree, auditor.home_unit_id, slot.unit_ids)
-            if conflict:
-                out.setdefault(conflict[0], []).append(auditor.id)
+            elif auditor.id in conflict:
+                out.setdefault(conflict[auditor.id], []).append(auditor.id)
             else:
                 ok.append(auditor)
         static[slot.id] = (ok, out)
@@ -211,8 +228,13 @@ def propose(
         candidates, fixed = static[slot.id]
         excluded: dict[str, list[int]] = {k: list(v) for k, v in fixed.items()}
         eligible: list[Auditor] = []
+        single = slot.unit_ids[0] if len(slot.unit_ids) == 1 else None
         for auditor in candidates:
-            if no_reciprocal and any(pairs.get((u, auditor.home_unit_id)) for u in slot.unit_ids):
+            if no_reciprocal and (
+                pairs.get((single, auditor.home_unit_id))
+                if single is not None
+                else any(pairs.get((u, auditor.home_unit_id)) for u in slot.unit_ids)
+            ):
                 excluded.setdefault(RECIPROCAL, []).append(auditor.id)
             elif max_load is not None and load[auditor.id] >= max_load:
                 excluded.setdefault(LOAD_LIMIT, []).append(auditor.id)
