@@ -185,10 +185,13 @@ def _nonconformity_model():
         return None
 
 
-def load_facts(units: list, today: datetime.date, members: dict[int, int] | None = None):
+def load_facts(
+    units: list, today: datetime.date, members: dict[int, int] | None = None, ids_query=None
+):
     """Facts for ``units`` (Organization rows with ``pk`` and ``path``) in a fixed number of
     queries. ``members`` maps further unit ids (party groups) to the unit in ``units``
-    whose facts they add to."""
+    whose facts they add to; ``ids_query`` (a ``values("pk")`` queryset of all of them)
+    replaces a long list of ids in the queries."""
     from pbqms.audits.models import Audit
     from pbqms.system.models import ConformityResult
     from pbqms.system.models import ConformityStatus as S
@@ -197,7 +200,7 @@ def load_facts(units: list, today: datetime.date, members: dict[int, int] | None
         return {}
     owner = {u.pk: u.pk for u in units}
     owner.update(members or {})
-    ids = list(owner)
+    ids = ids_query if ids_query is not None else list(owner)
     data: dict[int, dict] = {u.pk: defaultdict(int) for u in units}
     window_start = today - datetime.timedelta(days=CONFORMITY_WINDOW_DAYS)
     missing_q = Q(status=S.MISSING) | Q(status=S.UPCOMING, due_on__lt=today)
@@ -212,6 +215,8 @@ def load_facts(units: list, today: datetime.date, members: dict[int, int] | None
         )
     )
     for r in rows:
+        if r["org_id"] not in owner:
+            continue
         d = data[owner[r["org_id"]]]
         d["missing"] += r["missing"]
         d["late"] += r["late"]
@@ -233,6 +238,8 @@ def load_facts(units: list, today: datetime.date, members: dict[int, int] | None
                 repeats=Count("pk", filter=Q(repeat_of__isnull=False, raised_on__gte=repeat_start)),
             )
         ):
+            if r["org_id"] not in owner:
+                continue
             d = data[owner[r["org_id"]]]
             d["open_ncs"] += r["open"]
             d["open_major"] += r["major"]
@@ -287,7 +294,7 @@ def rank_units(programme, today: datetime.date | None = None) -> list[Ranked]:
             parent = by_path.get(g.path[:-step])
             if parent is not None:
                 members[g.pk] = parent
-    facts = load_facts(units, today, members)
+    facts = load_facts(units, today, members, programme_units(programme).values("pk"))
     planned = set(
         Audit.audited_units.through.objects.filter(audit__programme=programme).values_list(
             "organization_id", flat=True
