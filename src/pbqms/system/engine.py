@@ -639,10 +639,16 @@ def _write_cells(inserts: list[tuple], updates: list[tuple]) -> None:
                 )
             )
             values = f"%s, %s, %s, %s, %s, %s, {json_param}, {json_param}, %s"
-            # identifiers from the model's meta; every value is a parameter
-            sql = f"INSERT INTO {table} ({cols}) VALUES ({values})"  # noqa: S608
-            for i in range(0, len(inserts), _BATCH):
-                cursor.executemany(sql, inserts[i : i + _BATCH])
+            if connection.vendor == "postgresql":
+                # COPY: an order of magnitude faster than row-by-row inserts on PostgreSQL
+                with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                    for row in inserts:
+                        copy.write_row(row)
+            else:
+                # identifiers from the model's meta; every value is a parameter
+                sql = f"INSERT INTO {table} ({cols}) VALUES ({values})"  # noqa: S608
+                for i in range(0, len(inserts), _BATCH):
+                    cursor.executemany(sql, inserts[i : i + _BATCH])
         if updates:
             sets = ", ".join(
                 f"{qn(c)} = {json_param if c in ('record_ids', 'flagged_ids') else '%s'}"
