@@ -27,6 +27,14 @@ def _iso(day) -> str | None:
     return day.isoformat() if day else None
 
 
+def _number(value) -> str | None:
+    """A decimal as people write it: 95, 87.4 (not 95.00, 87.40)."""
+    if value is None:
+        return None
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _in_subtree(path: str, prefix: str = "org__") -> Q:
     return Q(**{f"{prefix}path__startswith": path})
 
@@ -188,8 +196,8 @@ def objective_section(review) -> dict[str, Any]:
                         "objective": str(ind.objective),
                         "year": ind.objective.policy.year,
                         "unit_of_measure": ind.unit_of_measure,
-                        "target": str(ind.target),
-                        "value": None if value is None else str(value),
+                        "target": _number(ind.target),
+                        "value": _number(value),
                         "attained": attained,
                         "attainment": ind.attainment(value, ind.target),
                     }

@@ -218,7 +218,11 @@ def present(data: dict) -> dict:
                 {
                     **r,
                     "status_label": str(status_labels.get(r["status"], r["status"])),
-                    "results": _labelled(r.get("results") or {}, ChecklistItem.Result.choices),
+                    "results": [
+                        x
+                        for x in _labelled(r.get("results") or {}, ChecklistItem.Result.choices)
+                        if x["n"]
+                    ],
                 }
                 for r in audits.get("rows") or []
             ],

@@ -28,7 +28,7 @@
         tooltip: { trigger: "item" },
         color: ["#2fb344", "#4299e1", "#f76707", "#d63939"],
         series: [{ type: "pie", radius: ["35%", "62%"], data: spec.pie,
-                   label: { formatter: "{b} {c}" } }]
+                   label: { show: false } }]
       };
     } else {
       option = {
