@@ -205,6 +205,14 @@ def test_risk_page_and_detail_section(login, users, programme, tree):
     assert list(r.context["form"].initial["audited_units"]) == [tree.branch_a1]
 
 
+def test_programme_form_shows_the_ranking_while_drafting(login, users, tree):
+    r = login(users.party_admin).get(reverse("audits:programme_create") + f"?org={tree.root.pk}")
+    assert r.status_code == 200 and r.context["show_risk"]
+    ids = {row["r"].org.pk for row in r.context["risk_rows"]}
+    assert tree.root.pk not in ids and tree.group_a1.pk not in ids
+    assert 'data-testid="risk-section"' in r.content.decode()
+
+
 def test_risk_page_forbidden_and_scoped(login, users, programme):
     url = reverse("audits:programme_risk", args=[programme.pk])
     assert login(users.secretary_a1).get(url).status_code == 404

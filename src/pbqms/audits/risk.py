@@ -156,21 +156,24 @@ def explain(r: Ranked) -> list[str]:
 # ---------------------------------------------------------------- loading
 
 
-def programme_units(programme):
-    """The active units of the programme's scope: the scope units' subtrees (or the owner
-    committee's), without the owner committee itself. ``rank_units`` ranks them except the
-    party groups, which are audited with their branch (their facts count for it)."""
+def programme_units(programme=None, *, org=None, scope_paths=None):
+    """The active units of a programme's scope: the scope units' subtrees (or the owner
+    committee's), without the owner committee itself. Without a programme (drafting one):
+    ``org`` and ``scope_paths``. ``rank_units`` ranks them except the party groups, which
+    are audited with their branch (their facts count for it)."""
     from pbqms.orgs.models import Organization
 
-    qs = Organization.objects.filter(dissolved_on__isnull=True).exclude(pk=programme.org_id)
-    paths = list(programme.scope_units.values_list("path", flat=True))
-    if paths:
+    if programme is not None:
+        org = programme.org
+        scope_paths = list(programme.scope_units.values_list("path", flat=True))
+    qs = Organization.objects.filter(dissolved_on__isnull=True).exclude(pk=org.pk)
+    if scope_paths:
         q = Q()
-        for p in paths:
+        for p in scope_paths:
             q |= Q(path__startswith=p)
         qs = qs.filter(q)
     else:
-        qs = qs.filter(path__startswith=programme.org.path)
+        qs = qs.filter(path__startswith=org.path)
     return qs
 
 
@@ -275,15 +278,17 @@ def load_facts(
     return {pk: Facts(org_id=pk, **d) for pk, d in data.items()}
 
 
-def rank_units(programme, today: datetime.date | None = None) -> list[Ranked]:
-    """Every unit the programme may audit, riskiest first, with the contributions."""
+def rank_units(
+    programme=None, today: datetime.date | None = None, *, org=None, scope_paths=None
+) -> list[Ranked]:
+    """Every unit the programme may audit (or, while drafting one, every unit under
+    ``org`` / ``scope_paths``), riskiest first, with the contributions."""
     from pbqms.audits.models import Audit
     from pbqms.orgs.models import Organization
 
     today = today or timezone.localdate()
-    rows = list(
-        programme_units(programme).only("pk", "name", "path", "depth", "kind").order_by("path")
-    )
+    in_scope = programme_units(programme, org=org, scope_paths=scope_paths)
+    rows = list(in_scope.only("pk", "name", "path", "depth", "kind").order_by("path"))
     # party groups are audited with their branch: their facts count for it
     units = [u for u in rows if u.kind != Organization.Kind.GROUP]
     by_path = {u.path: u.pk for u in units}
@@ -294,11 +299,15 @@ def rank_units(programme, today: datetime.date | None = None) -> list[Ranked]:
             parent = by_path.get(g.path[:-step])
             if parent is not None:
                 members[g.pk] = parent
-    facts = load_facts(units, today, members, programme_units(programme).values("pk"))
-    planned = set(
-        Audit.audited_units.through.objects.filter(audit__programme=programme).values_list(
-            "organization_id", flat=True
+    facts = load_facts(units, today, members, in_scope.values("pk"))
+    planned = (
+        set(
+            Audit.audited_units.through.objects.filter(audit__programme=programme).values_list(
+                "organization_id", flat=True
+            )
         )
+        if programme is not None
+        else set()
     )
     by_id = {u.pk: u for u in units}
     ranked = []

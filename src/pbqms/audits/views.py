@@ -311,7 +311,14 @@ def programme_create(request):
         else:
             messages.success(request, _("Audit programme created."))
             return redirect("audits:programme_detail", pk=programme.pk)
-    return render(request, "audits/programme_form.html", {"form": form, "programme": None})
+    context = {"form": form, "programme": None}
+    if org is not None:
+        # drafting: which units of the committee to audit first
+        ranked = risk.rank_units(org=org)
+        context.update(
+            show_risk=True, risk_total=len(ranked), risk_rows=_risk_rows(ranked[:RISK_TOP])
+        )
+    return render(request, "audits/programme_form.html", context)
 
 
 def _programme(request, pk, perm=roles.AUDIT_VIEW) -> AuditProgramme:
