@@ -175,3 +175,22 @@ def test_list_queries_bounded(api, rp, make_review):
                 r, actor=rp.admin, data={"description": "y", "owner": rp.owner, "due_on": TODAY}
             )
     assert count() == small
+
+
+def test_stale_version_is_409_and_huge_ids_are_field_errors(api, rp, tree, make_review):
+    review = make_review()
+    client = api(rp.admin)
+    first = client.patch(
+        f"{BASE}{review.pk}/", body(rp, tree, title="第一次", version=review.version), format="json"
+    )
+    assert first.status_code == 200, first.json()
+    stale = client.patch(
+        f"{BASE}{review.pk}/", body(rp, tree, title="改名", version=review.version), format="json"
+    )
+    assert stale.status_code == 409, stale.json()
+    review.refresh_from_db()
+    assert review.title == "第一次"
+    huge = client.post(BASE, body(rp, tree, attendees=[10**30], chair=10**30), format="json")
+    assert huge.status_code == 400
+    assert {"attendees", "chair"} <= set(huge.json()["error"]["fields"])
+    assert ManagementReview.objects.count() == 1

@@ -300,3 +300,9 @@ def test_list_filters_and_htmx_partial(login, rp, make_review):
     partial = client.get(url("list"), {"status": "bogus", "page": "x"}, HTTP_HX_REQUEST="true")
     assert partial.status_code == 200
     assert "<html" not in html(partial) and 'id="review-table"' in html(partial)
+
+
+def test_create_page_survives_odd_unit_parameter(login, rp):
+    client = login(rp.admin)
+    for odd in ("²", "1" * 40, "-1", "abc"):
+        assert client.get(reverse("reviews:create"), {"org": odd}).status_code == 200

@@ -20,7 +20,13 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from pbqms.core import roles, scope, workflow
-from pbqms.core.api import ErrorSerializer, ScopedViewSetMixin, VersionField
+from pbqms.core.api import (
+    ErrorSerializer,
+    ScopedViewSetMixin,
+    VersionField,
+)
+from pbqms.core.changelog_filters import MAX_ID
+from pbqms.core.locking import StaleObjectError
 from pbqms.orgs.models import Organization
 from pbqms.reviews import services
 from pbqms.reviews.models import InputSnapshot, ManagementReview, ReviewOutput
@@ -134,9 +140,11 @@ class ReviewInputSerializer(serializers.Serializer):
     period_end = serializers.DateField(required=False)
     planned_on = serializers.DateField()
     location = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    chair = serializers.IntegerField()
+    chair = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     attendees = serializers.ListField(
-        child=serializers.IntegerField(), required=False, max_length=services.MAX_ATTENDEES
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=services.MAX_ATTENDEES,
     )
     version = VersionField(required=False)
 
@@ -144,7 +152,8 @@ class ReviewInputSerializer(serializers.Serializer):
 class ReviewMeetingInputSerializer(serializers.Serializer):
     held_on = serializers.DateField()
     attendees = serializers.ListField(
-        child=serializers.IntegerField(), max_length=services.MAX_ATTENDEES
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        max_length=services.MAX_ATTENDEES,
     )
     suitability = serializers.CharField(max_length=10000, required=False, allow_blank=True)
     adequacy = serializers.CharField(max_length=10000, required=False, allow_blank=True)
@@ -156,7 +165,7 @@ class ReviewMeetingInputSerializer(serializers.Serializer):
 class ReviewOutputInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ReviewOutput.Kind.choices, required=False)
     description = serializers.CharField(max_length=2000)
-    owner = serializers.IntegerField()
+    owner = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     due_on = serializers.DateField()
 
 
@@ -227,6 +236,8 @@ class ManagementReviewViewSet(_ReviewViewSet, mixins.ListModelMixin, mixins.Retr
         review = self.get_object()
         try:
             run(review)
+        except StaleObjectError:
+            raise  # the core exception handler answers 409
         except DjangoValidationError as exc:
             return _error_response(exc)
         return self._out(review)
@@ -334,6 +345,8 @@ class ManagementReviewViewSet(_ReviewViewSet, mixins.ListModelMixin, mixins.Retr
         data = self._input(ReviewOutputInputSerializer)
         try:
             output = services.add_output(review, actor=request.user, data=data)
+        except StaleObjectError:
+            raise  # the core exception handler answers 409
         except DjangoValidationError as exc:
             return _error_response(exc)
         return Response(ReviewOutputSerializer(output).data, status=status.HTTP_201_CREATED)
@@ -356,6 +369,8 @@ class ReviewOutputViewSet(_ReviewViewSet, mixins.ListModelMixin, mixins.Retrieve
         output = self.get_object()
         try:
             run(output)
+        except StaleObjectError:
+            raise  # the core exception handler answers 409
         except DjangoValidationError as exc:
             return _error_response(exc)
         output = self.get_queryset().get(pk=output.pk)

@@ -4,6 +4,8 @@ shows come from ``workflow.allowed``."""
 
 from __future__ import annotations
 
+import re
+
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -114,7 +116,7 @@ def review_create(request):
     units = services.manageable_units(user).order_by("path")
     org = None
     org_pk = request.POST.get("org") or request.GET.get("org")
-    if org_pk and str(org_pk).isdigit():
+    if org_pk and re.fullmatch(r"[0-9]{1,18}", str(org_pk)):
         org = units.filter(pk=org_pk).first()
     if org is None:
         org = units.first()
