@@ -192,3 +192,36 @@ def test_cross_audit_team_raises_only_about_its_audited_units(users, team, progr
         raise_(team.a1_user, tree.branch_a2)  # not audited
     with pytest.raises((PermissionDenied, Http404)):
         raise_(users.auditor, tree.branch_b1)  # not on the team (own grant on A公司 only)
+
+
+def test_audit_team_follows_its_nonconformities(login, reported, team, users, tree):
+    """team.a2 is a member of B1's audit without any grant: once given an account, they see
+    the audit's nonconformities (raised by the lead) and their actions, nothing else."""
+    from pbqms.core.context import action_context
+    from pbqms.improvement.models import CorrectiveAction
+    from tests.factories import make_user
+
+    _audit, ncs = reported
+    member = make_user("member_no_grant")
+    with action_context(source="test"):
+        team.a2.user = member
+        team.a2.save()
+    other = services.improvement_raise()(
+        actor=users.party_admin,
+        org=tree.branch_b1,
+        title="别的不符合项",
+        source_kind="self_inspection",
+        requirement="r",
+        description="d",
+        severity="minor",
+        correction_due=datetime.date.today() + datetime.timedelta(days=10),
+    )
+    visible = set(Nonconformity.objects.visible_to(member, "improvement.view_nonconformity"))
+    assert visible == set(ncs) and other not in visible
+    r = login(member).get("/api/nonconformities/")
+    assert {row["id"] for row in r.json()["results"]} == {nc.pk for nc in ncs}
+    assert (
+        not CorrectiveAction.objects.visible_to(member, "improvement.view_nonconformity")
+        .exclude(nonconformity__in=ncs)
+        .exists()
+    )

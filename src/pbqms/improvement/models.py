@@ -267,12 +267,15 @@ class Nonconformity(VersionedModel):
 
     @staticmethod
     def scope_extra_q(user, perm: str) -> Q:
-        """Who raised a nonconformity, its designated verifier and the owners of its
-        actions keep seeing it, wherever their grants are."""
+        """Who raised a nonconformity, its designated verifier, the owners of its actions
+        and the team of the audit it was raised in keep seeing it, wherever their grants
+        are."""
         if perm != roles.NC_VIEW or not _is_person(user):
             return Q(pk__in=[])
         owned = CorrectiveAction.objects.filter(owner__user_id=user.pk).values("nonconformity_id")
-        return Q(raised_by_id=user.pk) | Q(verifier_id=user.pk) | Q(pk__in=owned)
+        q = Q(raised_by_id=user.pk) | Q(verifier_id=user.pk) | Q(pk__in=owned)
+        audit_q = _audit_team_q(user)
+        return q | audit_q if audit_q is not None else q
 
     @property
     def is_finished(self) -> bool:
@@ -476,6 +479,28 @@ class Nonconformity(VersionedModel):
         return False
 
 
+def _audit_team_q(user) -> Q | None:
+    """Nonconformities raised in an internal audit whose lead or team ``user`` is on (the
+    audit team follows its findings up, whatever its members' unit grants), when the
+    audits app is installed."""
+    from django.apps import apps
+
+    if not apps.is_installed("pbqms.audits"):
+        return None
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models import CharField
+    from django.db.models.functions import Cast
+
+    audit_model = apps.get_model("audits", "Audit")
+    mine = (
+        audit_model.objects.filter(Q(lead_auditor__user_id=user.pk) | Q(team__user_id=user.pk))
+        .annotate(sid=Cast("pk", CharField()))
+        .values("sid")
+    )
+    ct = ContentType.objects.get_for_model(audit_model)
+    return Q(source_type=ct, source_id__in=mine)
+
+
 def _is_handler(nc: Nonconformity, user) -> bool:
     return _is_person(user) and scope.has_perm(user, roles.NC_HANDLE, nc.org)
 
@@ -650,9 +675,11 @@ class CorrectiveAction(VersionedModel):
         from pbqms.orgs.models import Person
 
         owners = Person.objects.filter(user_id=user.pk).values("pk")
-        involved = Nonconformity.objects.filter(
-            Q(raised_by_id=user.pk) | Q(verifier_id=user.pk)
-        ).values("pk")
+        involved_q = Q(raised_by_id=user.pk) | Q(verifier_id=user.pk)
+        audit_q = _audit_team_q(user)
+        if audit_q is not None:
+            involved_q |= audit_q
+        involved = Nonconformity.objects.filter(involved_q).values("pk")
         return Q(owner_id__in=owners) | Q(nonconformity_id__in=involved)
 
     def is_overdue(self, today: datetime.date | None = None) -> bool:
