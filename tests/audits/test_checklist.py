@@ -243,3 +243,49 @@ def test_checklist_page_query_count(
     services.generate_checklist(actor=users.party_admin, audit=audit_a1)
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert c.get(url).status_code == 200
+
+
+# --- evidence files -----------------------------------------------------------------------
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+    b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01"
+    b"\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def test_evidence_files(login, users, team, programme, tree, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from pbqms.audits.models import ChecklistAttachment
+    from pbqms.core import workflow
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    audit = make_audit(programme, [tree.branch_b1])
+    services.assign_team(actor=users.party_admin, audit=audit, lead=team.a1, members=[])
+    audit.refresh_from_db()
+    item = ChecklistItem.objects.create(audit=audit, position=1, criterion="c", question="q")
+    url = reverse("audits:checklist_attach", args=[audit.pk, item.pk])
+    c = login(team.a1_user)
+    # not yet auditing: refused, nothing stored
+    c.post(url, {"files": SimpleUploadedFile("签到表.png", PNG, content_type="image/png")})
+    assert not ChecklistAttachment.objects.exists()
+    workflow.fire(audit, "start", actor=team.a1_user)
+    # a file that is not what it claims: refused
+    fake = SimpleUploadedFile("x.png", b"MZ not an image at all", content_type="image/png")
+    c.post(url, {"files": fake})
+    assert not ChecklistAttachment.objects.exists()
+    r = c.post(url, {"files": SimpleUploadedFile("签到表.png", PNG, content_type="image/png")})
+    assert r.status_code == 302
+    attachment = ChecklistAttachment.objects.get()
+    assert attachment.item == item and attachment.is_image
+    page = c.get(reverse("audits:checklist", args=[audit.pk]))
+    assert 'data-testid="evidence-files"' in page.content.decode()
+    file_url = reverse("audits:checklist_file", args=[audit.pk, item.pk, attachment.pk])
+    r = c.get(file_url)
+    assert r.status_code == 200 and b"".join(r.streaming_content) == PNG
+    # the audited branch's secretary sees it but may not attach; another branch's: 404
+    sec = login(users.secretary_b1)
+    assert sec.get(file_url).status_code == 200
+    assert sec.post(url, {}).status_code == 403
+    assert login(users.secretary_a1).get(file_url).status_code == 404

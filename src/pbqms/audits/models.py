@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -383,6 +384,44 @@ class ChecklistItem(VersionedModel):
 
     def __str__(self) -> str:
         return self.criterion
+
+
+class ChecklistAttachment(VersionedModel):
+    """Objective evidence (a photo, a scanned page, a PDF) attached to a checklist result;
+    served only after the audit's visibility check."""
+
+    item = models.ForeignKey(
+        ChecklistItem,
+        verbose_name=_("checklist item"),
+        on_delete=models.CASCADE,
+        related_name="attachments",
+    )
+    file = models.FileField(_("file"), upload_to="audits/%Y/%m/")
+    file_name = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(_("content type"), max_length=60)
+    size = models.PositiveIntegerField(_("size"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    org_scope_field = "item__audit__programme__org"
+
+    class Meta:
+        verbose_name = _("evidence file")
+        verbose_name_plural = _("evidence files")
+        ordering = ["item_id", "id"]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
 
 
 class ChecklistTemplateQuerySet(models.QuerySet):

@@ -836,3 +836,51 @@ def apply_template(*, actor, audit, template) -> list:
                 )
             )
     return added
+
+
+# --- evidence files ---------------------------------------------------------------------
+
+MAX_ATTACHMENTS_PER_ITEM = 10
+
+
+def attach_evidence(*, actor, item, uploads) -> list:
+    """Attach evidence files (PNG, JPEG or PDF, checked by content) to a checklist item
+    while auditing; all are checked before any is stored."""
+    from django.core.files.base import ContentFile
+
+    from pbqms.audits.models import ChecklistAttachment
+    from pbqms.records import files
+
+    audit = item.audit
+    if not may_fill_checklist(audit, actor):
+        raise PermissionDenied(_("Only the audit team fills the checklist."))
+    if audit.status != Audit.Status.IN_PROGRESS:
+        raise ValidationError({"files": _("Evidence is attached while the audit is in progress.")})
+    uploads = [u for u in uploads if u]
+    if not uploads:
+        raise ValidationError({"files": _("Choose a file.")})
+    if item.attachments.count() + len(uploads) > MAX_ATTACHMENTS_PER_ITEM:
+        raise ValidationError(
+            {"files": _("At most %(n)d files per item.") % {"n": MAX_ATTACHMENTS_PER_ITEM}}
+        )
+    checked = [(u, files.check_upload(u, field="files")) for u in uploads]
+    created = []
+    with transaction.atomic():
+        for upload, info in checked:
+            attachment = ChecklistAttachment(
+                item=item,
+                file_name=info.name,
+                content_type=info.content_type,
+                size=info.size,
+                sha256=info.sha256,
+                uploaded_by=actor,
+            )
+            upload.seek(0)
+            attachment.file.save(
+                f"a{audit.pk}-{info.sha256[:16]}.{info.extension}",
+                ContentFile(upload.read()),
+                save=False,
+            )
+            attachment.save()
+            created.append(attachment)
+    return created

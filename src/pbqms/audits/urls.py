@@ -34,6 +34,16 @@ urlpatterns = [
     ),
     path("<int:pk>/checklist/<int:item_pk>/", views.checklist_result, name="checklist_result"),
     path(
+        "<int:pk>/checklist/<int:item_pk>/files/",
+        views.checklist_attach,
+        name="checklist_attach",
+    ),
+    path(
+        "<int:pk>/checklist/<int:item_pk>/files/<int:file_pk>/",
+        views.checklist_file,
+        name="checklist_file",
+    ),
+    path(
         "<int:pk>/checklist/<int:item_pk>/edit/",
         views.checklist_item_edit,
         name="checklist_item_edit",

@@ -814,7 +814,11 @@ def _checklist_context(request, audit, *, add_form=None, bound=None):
     can_record = may_fill and audit.status == Audit.Status.IN_PROGRESS
     can_raise = can_record and services.improvement_raise() is not None
     units = list(audit.audited_units.only(*UNIT_FIELDS))
-    items = list(audit.checklist.select_related("unit").order_by("position", "pk"))
+    items = list(
+        audit.checklist.select_related("unit")
+        .prefetch_related("attachments")
+        .order_by("position", "pk")
+    )
     rows = []
     for item in items:
         result_form = raise_form = None
@@ -1076,9 +1080,58 @@ def audit_report_docx(request, pk):
 
     audit = _audit(request, pk)
     data = report.report_docx(audit)
+    from pbqms.core.changelog import log_security_event
+    from pbqms.core.models import ChangeLogEntry
+
+    log_security_event(
+        ChangeLogEntry.Action.EXPORT, user=request.user, instance=audit, details={"format": "docx"}
+    )
     response = HttpResponse(
         data,
         content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     )
     response["Content-Disposition"] = f'attachment; filename="{audit.number}-report.docx"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def checklist_attach(request, pk, item_pk):
+    """Attach evidence files to a checklist result (the audit team, while auditing)."""
+    user = request.user
+    audit = _audit(request, pk)
+    item = _item(audit, item_pk)
+    if not services.may_fill_checklist(audit, user):
+        raise PermissionDenied
+    try:
+        added = services.attach_evidence(
+            actor=user, item=item, uploads=request.FILES.getlist("files")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("%(n)s files attached.") % {"n": len(added)})
+    return redirect(f"{_checklist_url(audit)}#item-{item.pk}")
+
+
+@login_required
+def checklist_file(request, pk, item_pk, file_pk):
+    """An evidence file, after the audit's visibility check: images inline, PDFs as
+    downloads."""
+    from django.http import FileResponse
+
+    audit = _audit(request, pk)
+    item = _item(audit, item_pk)
+    attachment = item.attachments.filter(pk=file_pk).first()
+    if attachment is None:
+        raise Http404
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=not attachment.is_image,
+        filename=attachment.file_name,
+        content_type=attachment.content_type,
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
     return response
