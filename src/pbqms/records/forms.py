@@ -227,7 +227,7 @@ class FieldRowForm(StyledFormMixin, forms.Form):
         required=False,
         max_length=2000,
         help_text=_("Choice fields: one choice per line."),
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 1}),
     )
     help = forms.CharField(label=_("Help text"), required=False, max_length=200)
     extra = forms.JSONField(required=False, widget=forms.HiddenInput)
@@ -272,7 +272,9 @@ class _BaseFieldFormSet(forms.BaseFormSet):
     def add_fields(self, form, index):
         super().add_fields(form, index)
         if "ORDER" in form.fields:
-            form.fields["ORDER"].widget.attrs["class"] = "form-control"
+            form.fields["ORDER"].widget.attrs.update(
+                {"class": "form-control px-2", "style": "width:4.5rem", "min": 1}
+            )
         if "DELETE" in form.fields:
             form.fields["DELETE"].widget.attrs["class"] = "form-check-input"
 
