@@ -113,6 +113,39 @@ def test_party_admin_sees_the_whole_tree(demo, page):
     page.screenshot(path=str(_artifacts() / "conformity-heatmap-dangwei.png"), full_page=True)
 
 
+def test_party_admin_raises_a_nonconformity_from_a_gap(demo, page):
+    from pbqms.improvement.models import Nonconformity
+
+    gap = (
+        ConformityResult.objects.filter(org__code="HHJT-02-02", status="missing")
+        .select_related("org")
+        .order_by("-period_start")
+        .first()
+    )
+    _login(page, "dangwei")
+    page.goto(
+        page.base_url
+        + f"/system/conformity/cell/{gap.org_id}/{gap.obligation_id}/{gap.period_start}/"
+    )
+    form = page.locator("[data-testid=raise-form]")
+    assert gap.org.name in form.locator("#id_title").input_value()
+    form.locator("#id_severity").select_option("major")
+    page.click("[data-testid=raise-nonconformity]")
+    page.wait_for_load_state()
+    nc = Nonconformity.objects.get(source_id=str(gap.pk))
+    assert nc.source_kind == "conformity_gap" and nc.severity == "major"
+    assert page.locator("[data-testid=cell-nonconformities]").inner_text().count(nc.number) == 1
+    # a justified exception (the demo's overseas branch) offers no nonconformity
+    excepted = ConformityResult.objects.get(status="excepted")
+    page.goto(
+        page.base_url
+        + f"/system/conformity/cell/{excepted.org_id}/{excepted.obligation_id}/"
+        + f"{excepted.period_start}/"
+    )
+    assert page.locator("[data-testid=exception]").is_visible()
+    assert page.locator("[data-testid=raise-form]").count() == 0
+
+
 def _artifacts():
     from .conftest import ARTIFACTS
 
