@@ -225,3 +225,18 @@ def test_audit_team_follows_its_nonconformities(login, reported, team, users, tr
         .exclude(nonconformity__in=ncs)
         .exists()
     )
+
+
+def test_external_expert_reads_audits_and_reports_only(login, reported, users, team):
+    audit, _ncs = reported
+    c = login(users.expert)
+    assert c.get(reverse("audits:programme_list")).status_code == 200
+    assert c.get(reverse("audits:audit_detail", args=[audit.pk])).status_code == 200
+    assert c.get(reverse("audits:audit_report_docx", args=[audit.pk])).status_code == 200
+    # nothing to change
+    assert c.get(reverse("audits:programme_create")).status_code == 403
+    c.post(reverse("audits:audit_transition", args=[audit.pk]), {"transition": "close"})
+    audit.refresh_from_db()
+    assert audit.status == Audit.Status.REPORTED
+    assert c.post(reverse("audits:checklist_generate", args=[audit.pk])).status_code in (302, 403)
+    assert not audit.checklist.filter(source="obligation").exists()

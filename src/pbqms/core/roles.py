@@ -203,6 +203,8 @@ for _role, _perms in {
     Role.PARTY_ADMIN: _AUDIT_ALL,
     Role.BRANCH_SECRETARY: frozenset({AUDIT_VIEW}),
     Role.INTERNAL_AUDITOR: frozenset({AUDITOR_VIEW, AUDIT_VIEW, AUDIT_PERFORM}),
+    # external experts read what they evaluate (MISSION.md): the audits and their reports
+    Role.EXTERNAL_EXPERT: frozenset({AUDIT_VIEW}),
 }.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _perms
 
