@@ -125,6 +125,7 @@ def test_findings_api(login, users, team, programme, tree):
     rows = lead.get("/api/findings/").json()["results"]
     assert [row["id"] for row in rows] == [item["id"]]
     assert login(users.secretary_a1).get(f"/api/findings/{item['id']}/").status_code == 404
+    assert login(users.member_a1).get("/api/findings/").status_code == 403
     lead = login(team.a1_user)  # one test client: sign the lead in again
     # results only while auditing
     url = f"/api/findings/{item['id']}/"

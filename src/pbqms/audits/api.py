@@ -312,8 +312,11 @@ class FindingViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def may_use(self, user, perm):
-        # team members see their audits' checklists whatever their grants
-        return True
+        # team members see their audits' checklists whatever their grants; others need a
+        # grant to view audits
+        if scope.has_perm(user, roles.AUDIT_VIEW) or scope.has_perm(user, roles.AUDIT_PERFORM):
+            return True
+        return Audit.objects.visible_to(user, roles.AUDIT_VIEW).exists()
 
     def get_queryset(self):
         audits = Audit.objects.visible_to(self.request.user, roles.AUDIT_VIEW)
