@@ -203,3 +203,48 @@ def test_list_query_count_is_bounded(login, users, templates):
     with CaptureQueriesContext(connection) as large:
         client.get(LIST)
     assert len(large) == len(small)
+
+
+API = "/api/record-templates/"
+API_BODY = {
+    "code": "volunteer_api",
+    "name": "志愿服务（接口）",
+    "kind": "other",
+    "fields": [
+        {"name": "activity", "label": "活动", "type": "text", "required": True},
+        {"name": "form", "label": "形式", "type": "choice", "choices": ["线下", "线上"]},
+        {"name": "hours", "label": "时长", "type": "number", "min": 0, "max": 24},
+    ],
+}
+
+
+def test_template_api_create_and_edit(login, users, templates):
+    client = login(users.party_admin)
+    response = client.post(API, API_BODY, content_type="application/json")
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["code"] == "volunteer_api" and not data["is_builtin"]
+    assert data["fields"][2]["min"] == 0 and data["fields"][1]["choices"] == ["线下", "线上"]
+    url = f"{API}{data['id']}/"
+    body = {**API_BODY, "name": "志愿服务", "version": data["version"]}
+    assert client.put(url, body, content_type="application/json").status_code == 200
+    # stale version
+    stale = client.put(url, {**body, "version": data["version"]}, content_type="application/json")
+    assert stale.status_code == 409
+    # bad input: 400 with field errors, nothing saved
+    bad = client.post(
+        API, {**API_BODY, "code": "Bad Code", "fields": []}, content_type="application/json"
+    )
+    assert bad.status_code == 400 and "code" in bad.json()["error"]["fields"]
+    assert RecordTemplate.objects.filter(code__startswith="volunteer").count() == 1
+    # a built-in template is not edited in place
+    builtin = templates["theme_day"]
+    refused = client.put(
+        f"{API}{builtin.pk}/", {**API_BODY, "code": builtin.code}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    # others: read only
+    sec = login(users.secretary_a1)
+    assert sec.get(API).status_code == 200
+    assert sec.post(API, API_BODY, content_type="application/json").status_code == 403
+    assert sec.put(url, body, content_type="application/json").status_code == 403

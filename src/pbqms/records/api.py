@@ -1,4 +1,5 @@
-"""REST API of records: ``/api/record-templates/`` (read) and ``/api/records/`` (scoped
+"""REST API of records: ``/api/record-templates/`` (read; create and edit by party
+committee administrators) and ``/api/records/`` (scoped
 list/retrieve; create a draft; edit a draft; ``submit`` and ``amend`` actions). Every write
 calls ``pbqms.records.services``; their errors become 400/403/404/409."""
 
@@ -170,17 +171,46 @@ class RecordFilter(django_filters.FilterSet):
 # ---------------------------------------------------------------- viewsets
 
 
+class TemplateFieldSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=40)
+    label = serializers.CharField(max_length=100)
+    type = serializers.CharField(max_length=12)
+    required = serializers.BooleanField(default=False)
+    choices = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=50
+    )
+    help = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    min = serializers.DecimalField(max_digits=20, decimal_places=6, required=False)
+    max = serializers.DecimalField(max_digits=20, decimal_places=6, required=False)
+
+
+class RecordTemplateInputSerializer(serializers.Serializer):
+    version = VersionField(required=False)
+    code = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=100)
+    kind = serializers.ChoiceField(choices=RecordTemplate.Kind.choices)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    has_attendance = serializers.BooleanField(default=True)
+    is_active = serializers.BooleanField(default=True)
+    fields = TemplateFieldSerializer(many=True, max_length=40)
+
+
 @extend_schema_view(
     list=extend_schema(summary="Record templates"),
     retrieve=extend_schema(summary="One record template"),
 )
-class RecordTemplateViewSet(viewsets.ReadOnlyModelViewSet):
-    """Record templates (read only): their fields define what a record contains."""
+class RecordTemplateViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Record templates: their fields define what a record contains. Party committee
+    administrators create templates and edit user-made ones (built-in ones are copied: a
+    ``PUT`` on a built-in template is refused)."""
 
     queryset = RecordTemplate.objects.all().order_by("kind", "code")
     serializer_class = RecordTemplateSerializer
     filterset_fields = ["kind", "is_active", "code"]
     ordering_fields = ["code", "name", "kind"]
+    lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self):
         from rest_framework.exceptions import PermissionDenied
@@ -188,6 +218,48 @@ class RecordTemplateViewSet(viewsets.ReadOnlyModelViewSet):
         if not scope.has_perm(self.request.user, roles.RECORD_VIEW):
             raise PermissionDenied
         return super().get_queryset()
+
+    def _save(self, template, request, http_status):
+        from pbqms.records import templates_admin
+
+        if not templates_admin.may_manage(request.user):
+            from rest_framework.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        serializer = RecordTemplateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        fields = []
+        for spec in data.pop("fields"):
+            spec = dict(spec)
+            for key in ("min", "max"):
+                if key in spec:
+                    spec[key] = float(spec[key])
+            fields.append(spec)
+        saved = templates_admin.save_template(
+            actor=request.user,
+            template=template,
+            fields=fields,
+            expected_version=data.pop("version", None) if template.pk else None,
+            **{k: v for k, v in data.items() if k != "version"},
+        )
+        return Response(RecordTemplateSerializer(saved).data, status=http_status)
+
+    @extend_schema(
+        summary="Create a record template",
+        request=RecordTemplateInputSerializer,
+        responses={201: RecordTemplateSerializer, **_ERRORS},
+    )
+    def create(self, request):
+        return self._save(RecordTemplate(), request, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Replace a user-made record template (send its version)",
+        request=RecordTemplateInputSerializer,
+        responses={200: RecordTemplateSerializer, **_ERRORS},
+    )
+    def update(self, request, pk=None):
+        return self._save(self.get_object(), request, status.HTTP_200_OK)
 
 
 @extend_schema_view(
