@@ -43,6 +43,11 @@ def test_demo_records_tells_a_story(demo):
     by_org = Counter(own.model.objects.filter(status="missing").values_list("org__code", flat=True))
     assert by_org.most_common(1)[0][1] >= 5
     assert ChangeLogEntry.objects.filter(object_type__icontains="record").count() >= n
+    # a nonconformity raised from a gap, linked to its cell
+    from pbqms.improvement.models import Nonconformity
+
+    nc = Nonconformity.objects.get(source_kind="conformity_gap")
+    assert nc.source.org.code == "HHJT-02-02" and nc.source.status == "missing"
     # again: nothing added
     again = StringIO()
     call_command("demo_records", stdout=again)

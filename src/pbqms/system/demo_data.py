@@ -323,12 +323,14 @@ def load(stdout=None) -> dict | None:
             exc = _exception(loader, obligations, services)
             links = _link_documents(root)
         stats = engine.recompute(start=loader.start, end=dt.date(today.year, 12, 31), today=today)
+        nc = _nonconformity_from_gap(services)
     summary = {
         "obligations": len(obligations),
         "records": n_records,
         "attendance": n_att,
         "exception": exc,
         "document_links": links,
+        "nonconformity": nc,
         "cells": stats.cells,
     }
     if stdout is not None:
@@ -367,6 +369,39 @@ def _link_documents(root) -> int:
                 DocumentRequirement.objects.create(document=doc, requirement=req)
                 made += 1
     return made
+
+
+def _nonconformity_from_gap(services):
+    """The 党委 raises a nonconformity from the wind-farm branch's latest missed committee
+    meeting (the gap links to it on the board)."""
+    from pbqms.accounts.models import User
+    from pbqms.system.models import ConformityResult
+
+    if not services.nonconformities_enabled():
+        return None
+    actor = User.objects.filter(username="dangwei").first()
+    gap = (
+        ConformityResult.objects.filter(
+            org__code="HHJT-02-02",
+            obligation__activity__code="committee_meeting",
+            status="missing",
+        )
+        .select_related("org", "obligation", "obligation__requirement")
+        .order_by("-period_start")
+        .first()
+    )
+    if actor is None or gap is None:
+        return None
+    title, description = services.gap_description(gap)
+    nc = services.raise_nonconformity_from_gap(
+        actor=actor,
+        result=gap,
+        title=title,
+        description=description + "本年度支委会多次未按期召开。",
+        severity="minor",
+        correction_due=timezone.localdate() + dt.timedelta(days=30),
+    )
+    return nc.number
 
 
 def _exception(loader, obligations, services):
