@@ -240,3 +240,33 @@ def test_risk_page_query_count(
     with django_assert_max_num_queries(len(small.captured_queries)):
         r = c.get(url)
     assert r.status_code == 200
+
+
+def test_plan_from_ranking(login, users, programme, tree, obligation):
+    from pbqms.audits import services
+
+    _cells(tree.branch_b1, obligation, [ConformityStatus.MISSING] * 3)
+    make_audit(programme, [tree.branch_a2])
+    ranked = [r.org.pk for r in risk.rank_units(programme) if not r.planned]
+    url = reverse("audits:programme_risk", args=[programme.pk])
+    c = login(users.party_admin)
+    # bad input: field errors, nothing created
+    r = c.post(url, {"count": "0", "first_month": "13"})
+    assert r.status_code == 200 and {"count", "first_month"} <= set(r.context["plan_form"].errors)
+    assert programme.audits.count() == 1
+    r = c.post(url, {"count": "3", "first_month": "10"})
+    assert r.status_code == 302
+    new = list(programme.audits.exclude(audited_units=tree.branch_a2).order_by("pk"))
+    assert [a.audited_units.get().pk for a in new] == ranked[:3]
+    months = [a.planned_month for a in new]
+    assert months == sorted(months) and months[0] == 10 and months[-1] <= 12
+    # the units are planned now: the next ones come next
+    again = services.plan_from_ranking(
+        actor=users.party_admin, programme=programme, count=1, first_month=1
+    )
+    assert [a.audited_units.get().pk for a in again] == ranked[3:4]
+    # a secretary may not
+    assert login(users.secretary_a1).post(url, {"count": "1", "first_month": "1"}).status_code in (
+        403,
+        404,
+    )

@@ -174,6 +174,17 @@ class AuditForm(_Styled, forms.Form):
         return {k: self.cleaned_data.get(k) for k in keys}
 
 
+class PlanFromRankingForm(_Styled, forms.Form):
+    count = forms.IntegerField(label=_("Number of units"), min_value=1, max_value=200, initial=10)
+    first_month = forms.TypedChoiceField(
+        label=_("From month"), choices=MONTHS, coerce=int, initial=1
+    )
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._style()
+
+
 class TeamForm(_Styled, forms.Form):
     lead_auditor = PersonChoiceField(label=_("Lead auditor"), queryset=Person.objects.none())
     team = PersonMultipleChoiceField(

@@ -884,3 +884,41 @@ def attach_evidence(*, actor, item, uploads) -> list:
             attachment.save()
             created.append(attachment)
     return created
+
+
+# --- risk-based planning ------------------------------------------------------------------
+
+MAX_PLANNED_AT_ONCE = 200
+
+
+def plan_from_ranking(*, actor, programme, count: int, first_month: int, today=None) -> list:
+    """Add one audit for each of the ``count`` riskiest units not yet in the programme,
+    the riskiest first: spread over the months from ``first_month`` to December in ranking
+    order (the riskiest in the earliest months)."""
+    from pbqms.audits import risk
+
+    _require(actor, roles.AUDIT_MANAGE, programme.org)
+    errors = {}
+    if not isinstance(count, int) or not 1 <= count <= MAX_PLANNED_AT_ONCE:
+        errors["count"] = _("Choose from 1 to %(n)d units.") % {"n": MAX_PLANNED_AT_ONCE}
+    if not isinstance(first_month, int) or not 1 <= first_month <= 12:
+        errors["first_month"] = _("Choose a month from 1 to 12.")
+    if errors:
+        raise ValidationError(errors)
+    if programme.status == AuditProgramme.Status.COMPLETED:
+        raise ValidationError({"count": _("The programme is completed.")})
+    ranked = [r for r in risk.rank_units(programme, today) if not r.planned][:count]
+    months = 13 - first_month
+    created = []
+    with transaction.atomic():
+        for i, r in enumerate(ranked):
+            month = first_month + (i * months) // max(len(ranked), 1)
+            created.append(
+                create_audit(
+                    actor=actor,
+                    programme=programme,
+                    data={"planned_month": month},
+                    audited_units=[r.org],
+                )
+            )
+    return created

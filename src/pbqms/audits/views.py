@@ -412,6 +412,27 @@ def programme_risk(request, pk):
     programme = _programme(request, pk)
     if not scope.has_perm(user, roles.AUDIT_MANAGE, programme.org):
         raise PermissionDenied
+    plan_form = forms.PlanFromRankingForm(
+        request.POST or None,
+        initial={"first_month": max(timezone.localdate().month, 1)}
+        if programme.year == timezone.localdate().year
+        else {"first_month": 1},
+    )
+    if request.method == "POST" and plan_form.is_valid():
+        try:
+            created = services.plan_from_ranking(
+                actor=user,
+                programme=programme,
+                count=plan_form.cleaned_data["count"],
+                first_month=plan_form.cleaned_data["first_month"],
+            )
+        except ValidationError as exc:
+            add_service_errors(plan_form, exc)
+        else:
+            messages.success(
+                request, _("%(n)s audits added from the ranking.") % {"n": len(created)}
+            )
+            return redirect("audits:programme_detail", pk=programme.pk)
     ranked = risk.rank_units(programme)
     hide_planned = request.GET.get("unplanned") == "1"
     if hide_planned:
@@ -419,6 +440,7 @@ def programme_risk(request, pk):
     page = paginate(request, ranked)
     context = {
         "programme": programme,
+        "plan_form": plan_form if programme.status != AuditProgramme.Status.COMPLETED else None,
         "page": page,
         "rows": _risk_rows(page.object_list),
         "offset": page.start_index() - 1 if page.paginator.count else 0,
