@@ -762,3 +762,39 @@ def signature_rows(nc: Nonconformity, actions) -> list[dict[str, Any]]:
             )
     rows.sort(key=lambda r: (r["signature"].signed_at, r["signature"].pk))
     return rows
+
+
+# ---------------------------------------------------------------- document revision
+
+
+def may_revise_document(actor, action: CorrectiveAction, document) -> bool:
+    """May ``actor`` open a revision of the effective document the action concerns?"""
+    from pbqms.documents import services as doc_services
+
+    if document is None or action.status not in CorrectiveAction.LIVE:
+        return False
+    if action.nonconformity.status != NC.Status.IMPLEMENTING:
+        return False
+    return document.status == "effective" and doc_services.may_draft(actor, document)
+
+
+def revise_document(action: CorrectiveAction, *, actor):
+    """Open a revision of the document the action concerns (the documents app's
+    ``start_revision``, its rules), giving the nonconformity and the action as the reason;
+    the action keeps its link to the document, and the revision's reason names the
+    nonconformity."""
+    model = document_model()
+    if model is None or not action.document_id:
+        raise ValidationError(_("The action concerns no document."))
+    document = model.objects.visible_to(actor).filter(pk=action.document_id).first()
+    if document is None:
+        raise Http404
+    if not may_revise_document(actor, action, document):
+        raise PermissionDenied(_("You may not revise this document now."))
+    from pbqms.documents import services as doc_services
+
+    reason = _("Corrective action of %(number)s: %(action)s") % {
+        "number": action.nonconformity.number,
+        "action": action.description[:300],
+    }
+    return doc_services.start_revision(document, actor=actor, reason=reason)

@@ -18,5 +18,10 @@ urlpatterns = [
     path("actions/<int:pk>/complete/", views.action_complete, name="action_complete"),
     path("actions/<int:pk>/verify/", views.action_verify, name="action_verify"),
     path("actions/<int:pk>/cancel/", views.action_cancel, name="action_cancel"),
+    path(
+        "actions/<int:pk>/revise-document/",
+        views.action_revise_document,
+        name="action_revise_document",
+    ),
     path("glance/", views.glance, name="glance"),
 ]

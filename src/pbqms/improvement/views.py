@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.views.decorators.http import require_POST
 
 from pbqms.core import roles, scope, workflow
 from pbqms.core.changelog import object_type_of
@@ -320,6 +321,7 @@ def nc_detail(request, pk):
         )
         for action in actions:
             action.linked_document = docs.get(action.document_id)
+            action.can_revise = services.may_revise_document(user, action, action.linked_document)
     tab = request.GET.get("tab") or "info"
     handler = services.may_handle(user, nc)
     context = {
@@ -695,6 +697,20 @@ def action_verify(request, pk):
         ),
         _("Verify the effectiveness"),
     )
+
+
+@login_required
+@require_POST
+def action_revise_document(request, pk):
+    """Open a revision of the document the action concerns (documents app rules)."""
+    action = _get_action(request, pk)
+    try:
+        version = services.revise_document(action, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("improvement:nc_detail", pk=action.nonconformity_id)
+    messages.success(request, _("Revision %(label)s started.") % {"label": version.label})
+    return redirect("documents:version_edit", version.pk)
 
 
 @login_required
