@@ -177,6 +177,11 @@ def test_generate_checklist_and_accept_proposal_api(login, users, team, programm
     bad = {str(audit.pk): [team.a1.pk]}
     r = admin.post(url, {"teams": bad}, content_type="application/json")
     assert r.status_code == 400 and f"team_{audit.pk}" in r.json()["error"]["fields"]
+    # odd keys and ids beyond any key are field errors, not crashes
+    for odd in ({"²": [team.a1.pk]}, {str(audit.pk): [10**30]}, {"1" * 40: [1]}):
+        r = admin.post(url, {"teams": odd}, content_type="application/json")
+        assert r.status_code == 400, (odd, r.content)
+    assert admin.get("/api/findings/", {"audit": "²"}).status_code == 200
     outsider = login(team.a1_user).post(url, {"teams": teams}, content_type="application/json")
     assert outsider.status_code in (403, 404)
     admin = login(users.party_admin)  # one test client: sign the administrator in again

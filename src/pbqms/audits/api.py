@@ -25,6 +25,7 @@ from pbqms.audits import services
 from pbqms.audits.models import Audit, AuditorQualification, AuditProgramme, ChecklistItem
 from pbqms.core import roles, scope, workflow
 from pbqms.core.api import ErrorSerializer, ScopedReadOnlyViewSet, ScopedViewSetMixin, VersionField
+from pbqms.core.ids import MAX_ID, is_id
 
 _ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input or step not allowed now."),
@@ -160,7 +161,9 @@ class AuditTransitionInputSerializer(serializers.Serializer):
 
 class AcceptProposalSerializer(serializers.Serializer):
     teams = serializers.DictField(
-        child=serializers.ListField(child=serializers.IntegerField(), max_length=20),
+        child=serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID), max_length=20
+        ),
         help_text="{audit id: [person ids]}; the first person leads.",
     )
 
@@ -231,7 +234,7 @@ class AuditProgrammeViewSet(ScopedReadOnlyViewSet):
         serializer.is_valid(raise_exception=True)
         teams = {}
         for key, ids in serializer.validated_data["teams"].items():
-            if not str(key).isdigit():
+            if not is_id(str(key)):
                 raise serializers.ValidationError({"teams": [_("Use audit ids as keys.")]})
             teams[int(key)] = ids
         try:
@@ -323,7 +326,7 @@ class FindingViewSet(
         qs = ChecklistItem.objects.filter(audit__in=audits.values("pk"))
         audit = self.request.query_params.get("audit")
         if audit is not None:
-            qs = qs.filter(audit_id=int(audit)) if audit.isdigit() else qs.none()
+            qs = qs.filter(audit_id=int(audit)) if is_id(audit) else qs.none()
         return qs.order_by("audit_id", "position", "id")
 
     def get_object(self):

@@ -26,6 +26,7 @@ from pbqms.audits.models import (
 )
 from pbqms.core import roles, scope, workflow
 from pbqms.core.history import history_for
+from pbqms.core.ids import is_id
 from pbqms.core.listing import paginate, pick_template, querystring_without, vary_on_htmx
 from pbqms.core.scope import get_visible_or_404
 from pbqms.orgs.forms import add_service_errors
@@ -285,7 +286,7 @@ def programme_create(request):
     org = None
     org_id = request.POST.get("org") or request.GET.get("org")
     if org_id:
-        org = committees.filter(pk=org_id).first() if str(org_id).isdigit() else None
+        org = committees.filter(pk=org_id).first() if is_id(str(org_id)) else None
     if org is None:
         org = committees.first()
     units = _units_under(org) if org is not None else Organization.objects.none()
@@ -552,7 +553,7 @@ def programme_propose(request, pk):
             members = request.POST.getlist(f"team_{audit.pk}")
             ids = []
             for value in [lead, *members]:
-                if value.isdigit() and int(value) not in ids:
+                if is_id(value) and int(value) not in ids:
                     ids.append(int(value))
             posted[audit.pk] = ids
         try:
@@ -594,7 +595,7 @@ def audit_create(request, pk):
         raise PermissionDenied
     units = _units_under(programme.org)
     initial = {}
-    wanted = [v for v in request.GET.getlist("unit") if v.isdigit()]
+    wanted = [v for v in request.GET.getlist("unit") if is_id(v)]
     if wanted:
         # "plan an audit" from the risk ranking: the chosen units preselected
         initial["audited_units"] = list(units.filter(pk__in=wanted))
@@ -695,7 +696,7 @@ def _audit_context(request, audit, team_form=None, report_form=None):
         # one select per seat (UI.md: no multi-select to ctrl-click): the chosen members,
         # padded to the programme's team size, plus one empty seat to add someone
         value = team_form["team"].value() or []
-        chosen = [int(getattr(v, "pk", v)) for v in value if str(getattr(v, "pk", v)).isdigit()]
+        chosen = [int(getattr(v, "pk", v)) for v in value if is_id(str(getattr(v, "pk", v)))]
         size = max(audit.programme.team_size - 1, len(chosen) + 1, 1)
         team_seats = (chosen + [None] * size)[:size]
         team_pool = list(team_form.fields["team"].queryset)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from pbqms.core import roles, scope, workflow
 from pbqms.core.context import action_context
+from pbqms.core.ids import is_id
 from pbqms.core.locking import check_version
 from pbqms.core.numbering import next_number
 from pbqms.orgs.models import Organization, Person
@@ -120,7 +121,7 @@ def _person(org: Organization, person, field: str, message: str) -> Person:
     if person is None or person == "":
         raise ValidationError({field: message})
     pk = person.pk if isinstance(person, Person) else person
-    found = people_for(org).filter(pk=pk).first() if str(pk).isdigit() else None
+    found = people_for(org).filter(pk=pk).first() if is_id(str(pk)) else None
     if found is None:
         raise ValidationError({field: _("Choose a person of %(unit)s.") % {"unit": org.name}})
     return found
@@ -130,7 +131,7 @@ def _people(org: Organization, people, field: str) -> list[Person]:
     pks = {p.pk if isinstance(p, Person) else p for p in (people or [])}
     if len(pks) > MAX_ATTENDEES:
         raise ValidationError({field: _("Too many people.")})
-    if not all(str(pk).isdigit() for pk in pks):
+    if not all(is_id(str(pk)) for pk in pks):
         raise ValidationError({field: _("Choose people from the list.")})
     found = list(people_for(org).filter(pk__in=pks))
     if len(found) != len(pks):

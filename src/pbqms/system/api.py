@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from pbqms.core import roles, scope
 from pbqms.core.api import MAX_ID, ErrorSerializer, ScopedPrimaryKeyField, VersionField
+from pbqms.core.ids import is_id
 from pbqms.core.locking import check_version
 from pbqms.orgs.models import Organization
 from pbqms.records.models import RecordTemplate
@@ -286,7 +287,7 @@ class ConformityViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_object(self):
         pk = self.kwargs.get("pk")
-        if not str(pk).isdigit() or not 0 < int(pk) <= MAX_ID:
+        if not is_id(str(pk)):
             from django.http import Http404
 
             raise Http404
