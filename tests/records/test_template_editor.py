@@ -248,3 +248,9 @@ def test_template_api_create_and_edit(login, users, templates):
     assert sec.get(API).status_code == 200
     assert sec.post(API, API_BODY, content_type="application/json").status_code == 403
     assert sec.put(url, body, content_type="application/json").status_code == 403
+
+
+def test_odd_copy_parameter_gives_an_empty_form(login, users, templates):
+    client = login(users.party_admin)
+    for odd in ("²", "1" * 40, "-3", "x"):
+        assert client.get(NEW, {"copy": odd}).status_code == 200

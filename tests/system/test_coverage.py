@@ -144,3 +144,23 @@ def test_coverage_api(login, users, tree, theme_day, docs):
         "/api/requirements/",
     ):
         assert admin.get(path).status_code == 200, path
+
+
+def test_processes_of_other_units_are_not_shown(login, users, tree):
+    """A branch sees the processes of its own unit and of the committees above it, never a
+    sister branch's, in the matrix and on the requirement page."""
+    root_process = Process.objects.create(org=tree.root, code="P-ROOT", name="集团过程")
+    root_process.requirements.add(req("ISO9001-8.1"))
+    b1_process = Process.objects.create(org=tree.branch_b1, code="P-B1", name="B1支部自有过程")
+    b1_process.requirements.add(req("ISO9001-8.1"), req("ISO9001-4.1"))
+    rows = {r.requirement.code: r for r in coverage.matrix(users.secretary_a1)}
+    assert [p["code"] for p in rows["ISO9001-8.1"].processes] == ["P-ROOT"]
+    assert rows["ISO9001-4.1"].processes == []
+    own = {r.requirement.code: r for r in coverage.matrix(users.secretary_b1)}
+    assert {p["code"] for p in own["ISO9001-8.1"].processes} == {"P-ROOT", "P-B1"}
+    page = login(users.secretary_a1).get(
+        reverse("system:requirement_detail", args=[req("ISO9001-8.1").pk])
+    )
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "P-ROOT" in html and "P-B1" not in html

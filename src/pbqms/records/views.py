@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from pbqms.core import roles, scope, workflow
 from pbqms.core.changelog import log_security_event
 from pbqms.core.history import history_for
+from pbqms.core.ids import is_id
 from pbqms.core.listing import (
     PER_PAGE_CHOICES,
     is_htmx,
@@ -295,7 +296,7 @@ def _edit(request, pk, *, amend: bool):
                 "attendance": posted,
                 "uploads": _uploads(request, form),
                 "remove_attachments": [
-                    int(v) for v in request.POST.getlist("remove_attachment") if v.isdigit()
+                    int(v) for v in request.POST.getlist("remove_attachment") if is_id(v)
                 ],
             }
             try:
@@ -577,7 +578,7 @@ def template_edit(request, pk=None):
     else:
         template = RecordTemplate(kind=RecordTemplate.Kind.OTHER, has_attendance=True)
         source_id = request.GET.get("copy")
-        if source_id and str(source_id).isdigit():
+        if source_id and is_id(str(source_id)):
             source = RecordTemplate.objects.filter(pk=int(source_id)).first()
             if source is not None:
                 template = templates_admin.copy_of(source)

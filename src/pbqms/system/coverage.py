@@ -91,7 +91,11 @@ def matrix(user, *, source: str = "", q: str = "", gaps_only: bool = False) -> l
 
         through = Process.requirements.through
         for req_id, proc_id, code, name in (
-            through.objects.filter(requirement_id__in=ids, process__is_active=True)
+            through.objects.filter(
+                requirement_id__in=ids,
+                process__is_active=True,
+                process__in=Process.objects.visible_to(user, roles.PROCESS_VIEW).values("pk"),
+            )
             .order_by("process__sort_order", "process__code")
             .values_list("requirement_id", "process_id", "process__code", "process__name")
         ):

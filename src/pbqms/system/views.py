@@ -473,8 +473,14 @@ def requirement_detail(request, pk):
     elif request.method == "POST":
         raise PermissionDenied
     processes = []
-    if coverage.processes_enabled():
-        processes = list(requirement.processes.filter(is_active=True).order_by("code"))
+    if coverage.processes_enabled() and scope.has_perm(user, roles.PROCESS_VIEW):
+        from pbqms.processes.models import Process
+
+        processes = list(
+            Process.objects.visible_to(user, roles.PROCESS_VIEW)
+            .filter(requirements=requirement, is_active=True)
+            .order_by("code")
+        )
     return render(
         request,
         "system/requirement_detail.html",
