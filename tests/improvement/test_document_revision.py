@@ -65,3 +65,21 @@ def test_action_opens_a_revision(drive, ncp, document, login, users):
     assert r.status_code == 302 and document.versions.count() == 2
     # someone who cannot see the nonconformity: 404
     assert login(users.secretary_b1).post(url).status_code == 404
+
+
+def test_document_page_lists_the_actions_concerning_it(drive, ncp, document, login, users):
+    nc = drive(S.IMPLEMENTING, verify_in=20)
+    action = nc.actions.get()
+    page_url = reverse("documents:detail", args=[document.pk]) + "?tab=links"
+    before = login(users.party_admin).get(page_url).content.decode()
+    assert 'data-testid="concerning-actions"' not in before
+    content_type, object_id = services._generic(document)
+    CorrectiveAction.objects.filter(pk=action.pk).update(
+        document_type=content_type, document_id=object_id
+    )
+    html = login(users.party_admin).get(page_url).content.decode()
+    assert 'data-testid="concerning-actions"' in html and nc.number in html
+    # a reader who may not see the nonconformity sees the document, not the action
+    other = login(users.secretary_b1).get(page_url)
+    assert other.status_code == 200
+    assert nc.number not in other.content.decode()

@@ -477,6 +477,7 @@ def document_detail(request, pk):
         if document.parent_id and _documents(user).filter(pk=document.parent_id).exists()
         else None
     )
+    concerning = _actions_concerning(user, document)
     ack_version = by_pk.get(document.effective_version_id)
     ack = {"stats": None, "pending": [], "mine": None}
     if ack_version is not None:
@@ -504,6 +505,7 @@ def document_detail(request, pk):
         "links_out": links_out,
         "links_in": links_in,
         "children": children,
+        "concerning_actions": concerning,
         "parent_doc": parent_visible,
         "ack": ack,
         "ack_version": ack_version,
@@ -514,6 +516,26 @@ def document_detail(request, pk):
         "tab": request.GET.get("tab") or "content",
     }
     return render(request, "documents/detail.html", context)
+
+
+ACTIONS_SHOWN = 50
+
+
+def _actions_concerning(user, document) -> list:
+    """Corrective actions (improvement) that concern this document and that the user may see:
+    the document's side of the link an action keeps to the revision it asks for."""
+    from django.apps import apps
+
+    if not apps.is_installed("pbqms.improvement") or not scope.has_perm(user, roles.NC_VIEW):
+        return []
+    from pbqms.improvement.models import CorrectiveAction
+
+    return list(
+        CorrectiveAction.objects.visible_to(user, roles.NC_VIEW)
+        .for_document(document)
+        .select_related("nonconformity")
+        .order_by("-id")[:ACTIONS_SHOWN]
+    )
 
 
 # ---------------------------------------------------------------- create / edit
