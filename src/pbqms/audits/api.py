@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -24,28 +24,19 @@ from rest_framework.response import Response
 from pbqms.audits import services
 from pbqms.audits.models import Audit, AuditorQualification, AuditProgramme, ChecklistItem
 from pbqms.core import roles, scope, workflow
-from pbqms.core.api import ErrorSerializer, ScopedReadOnlyViewSet, ScopedViewSetMixin, VersionField
+from pbqms.core.api import (
+    ERROR_RESPONSES,
+    ScopedReadOnlyViewSet,
+    ScopedViewSetMixin,
+    VersionField,
+    error_response,
+)
 from pbqms.core.ids import MAX_ID, is_id
 
-_ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input or step not allowed now."),
-    403: OpenApiResponse(ErrorSerializer, description="Not allowed for your roles."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or outside your scope)."),
-}
+_ERRORS = ERROR_RESPONSES
 
 
-def _error_response(exc: DjangoValidationError) -> Response:
-    """400 in the API's error format, returned (not raised): see the module docstring."""
-    if hasattr(exc, "error_dict"):
-        fields = {
-            (k if k != "__all__" else "non_field_errors"): [str(m) for e in v for m in e]
-            for k, v in exc.error_dict.items()
-        }
-    else:
-        fields = {"non_field_errors": [str(m) for m in exc.messages]}
-    code = "transition_not_allowed" if isinstance(exc, workflow.TransitionNotAllowed) else "invalid"
-    body = {"error": {"code": code, "message": _("Invalid input."), "fields": fields}, **fields}
-    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+_error_response = error_response
 
 
 class QualificationSerializer(serializers.ModelSerializer):

@@ -56,6 +56,24 @@ def _django_validation_detail(exc: DjangoValidationError):
     return {"non_field_errors": [str(m) for m in exc.messages]}
 
 
+def error_response(exc: DjangoValidationError) -> Response:
+    """A refused write or workflow step as a response in the API's error format: 400 with the
+    fields (code ``transition_not_allowed`` for a step not allowed now), or 409 for a stale
+    version. Returned rather than raised where the request's transaction must be kept (a
+    refused e-signature stays in the change log)."""
+    if isinstance(exc, StaleObjectError):
+        return Response(
+            {"error": {"code": "stale", "message": str(exc.messages[0])}},
+            status=status.HTTP_409_CONFLICT,
+        )
+    from pbqms.core.workflow import TransitionNotAllowed
+
+    fields = _django_validation_detail(exc)
+    code = "transition_not_allowed" if isinstance(exc, TransitionNotAllowed) else "invalid"
+    body = {"error": {"code": code, "message": _("Invalid input."), "fields": fields}, **fields}
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
 def exception_handler(exc, ctx):
     """Errors as ``{"error": {"code", "message", "fields"}}`` plus DRF's field map.
 
@@ -248,6 +266,19 @@ class ErrorSerializer(serializers.Serializer):
             "fields": serializers.DictField(child=serializers.JSONField(), required=False),
         },
     )
+
+
+# documented error answers of write endpoints (``responses={200: …, **ERROR_RESPONSES}``)
+ERROR_RESPONSES = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input or step not allowed now."),
+    403: OpenApiResponse(ErrorSerializer, description="Not allowed for your roles."),
+    404: OpenApiResponse(ErrorSerializer, description="Not found (or outside your scope)."),
+}
+# … and of those that take the ``version`` an edit is based on
+VERSIONED_ERROR_RESPONSES = {
+    **ERROR_RESPONSES,
+    409: OpenApiResponse(ErrorSerializer, description="Stale version: another edit came first."),
+}
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")

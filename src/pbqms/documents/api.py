@@ -26,12 +26,14 @@ from rest_framework.response import Response
 from pbqms.accounts.models import User
 from pbqms.core import roles, scope, workflow
 from pbqms.core.api import (
+    ERROR_RESPONSES,
     MAX_ID,
     BoundedPrimaryKeyField,
     ErrorSerializer,
     ScopedPrimaryKeyField,
     ScopedViewSetMixin,
     VersionField,
+    error_response,
 )
 from pbqms.core.roles import Role
 from pbqms.documents import modes, services
@@ -46,27 +48,11 @@ from pbqms.orgs.models import Organization
 S = DocumentVersion.Status
 TEXT_MAX = 200_000
 REASON_MAX = 2000
-_ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input or step not allowed now."),
-    403: OpenApiResponse(ErrorSerializer, description="Not allowed for your roles."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or outside your scope)."),
-}
+_ERRORS = ERROR_RESPONSES
 _STALE = {409: OpenApiResponse(ErrorSerializer, description="Stale version.")}
 
 
-def _error_response(exc: DjangoValidationError) -> Response:
-    """400 in the API's error format, returned (not raised): the request's transaction is
-    kept, so a refused signature stays logged."""
-    if hasattr(exc, "error_dict"):
-        fields = {
-            (k if k != "__all__" else "non_field_errors"): [str(m) for e in v for m in e]
-            for k, v in exc.error_dict.items()
-        }
-    else:
-        fields = {"non_field_errors": [str(m) for m in exc.messages]}
-    code = "transition_not_allowed" if isinstance(exc, workflow.TransitionNotAllowed) else "invalid"
-    body = {"error": {"code": code, "message": _("Invalid input."), "fields": fields}, **fields}
-    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+_error_response = error_response
 
 
 # ---------------------------------------------------------------- serializers

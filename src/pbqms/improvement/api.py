@@ -25,11 +25,13 @@ from rest_framework.response import Response
 from pbqms.accounts.models import User
 from pbqms.core import roles, scope, workflow
 from pbqms.core.api import (
+    ERROR_RESPONSES,
     BoundedPrimaryKeyField,
     ErrorSerializer,
     ScopedPrimaryKeyField,
     ScopedViewSetMixin,
     VersionField,
+    error_response,
 )
 from pbqms.improvement import services
 from pbqms.improvement.filters import CorrectiveActionFilterSet, NonconformityFilterSet
@@ -39,26 +41,11 @@ from pbqms.orgs.models import Organization, Person
 NC = Nonconformity
 TEXT_MAX = 5000
 REASON_MAX = 2000
-_ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input or step not allowed now."),
-    403: OpenApiResponse(ErrorSerializer, description="Not allowed for your roles."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or outside your scope)."),
-}
+_ERRORS = ERROR_RESPONSES
 _STALE = {409: OpenApiResponse(ErrorSerializer, description="Stale version.")}
 
 
-def _error_response(exc: DjangoValidationError) -> Response:
-    """400 in the API's error format, returned (not raised): see the module docstring."""
-    if hasattr(exc, "error_dict"):
-        fields = {
-            (k if k != "__all__" else "non_field_errors"): [str(m) for e in v for m in e]
-            for k, v in exc.error_dict.items()
-        }
-    else:
-        fields = {"non_field_errors": [str(m) for m in exc.messages]}
-    code = "transition_not_allowed" if isinstance(exc, workflow.TransitionNotAllowed) else "invalid"
-    body = {"error": {"code": code, "message": _("Invalid input."), "fields": fields}, **fields}
-    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+_error_response = error_response
 
 
 def _content_type_label(content_type_id) -> str | None:

@@ -6,14 +6,14 @@ goes through ``pbqms.objectives.services``."""
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from pbqms.core import roles
 from pbqms.core.api import (
-    ErrorSerializer,
+    VERSIONED_ERROR_RESPONSES,
     ScopedPrimaryKeyField,
     ScopedViewSetMixin,
     VersionField,
@@ -22,12 +22,7 @@ from pbqms.objectives import services
 from pbqms.objectives.models import Indicator, IndicatorTarget, Measurement, Objective, Policy
 from pbqms.orgs.models import Organization
 
-_ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input: field errors."),
-    403: OpenApiResponse(ErrorSerializer, description="Not allowed for your roles."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or outside your scope)."),
-    409: OpenApiResponse(ErrorSerializer, description="Stale version."),
-}
+_ERRORS = VERSIONED_ERROR_RESPONSES
 ID_REGEX = r"[0-9]{1,18}"
 
 

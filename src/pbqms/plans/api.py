@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from pbqms.core import roles
 from pbqms.core.api import (
+    ERROR_RESPONSES,
     BoundedPrimaryKeyField,
     ErrorSerializer,
     ScopedModelViewSet,
@@ -28,11 +29,7 @@ from pbqms.plans.models import Category, PlanItem, Task, WorkPlan
 from pbqms.records.models import Record, RecordTemplate
 from pbqms.system.models import Obligation
 
-_ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input or step not allowed now."),
-    403: OpenApiResponse(ErrorSerializer, description="Not allowed for your roles."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or outside your scope)."),
-}
+_ERRORS = ERROR_RESPONSES
 _STALE = {409: OpenApiResponse(ErrorSerializer, description="Stale version.")}
 
 

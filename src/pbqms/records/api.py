@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Prefetch, Q
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from pbqms.core import roles, scope
 from pbqms.core.api import (
     MAX_ID,
-    ErrorSerializer,
+    VERSIONED_ERROR_RESPONSES,
     ScopedPrimaryKeyField,
     VersionField,
 )
@@ -24,12 +24,7 @@ from pbqms.orgs.models import Organization
 from pbqms.records import services
 from pbqms.records.models import Record, RecordAttendance, RecordTemplate
 
-_ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input: field errors."),
-    403: OpenApiResponse(ErrorSerializer, description="Not allowed for your roles."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or outside your scope)."),
-    409: OpenApiResponse(ErrorSerializer, description="Stale version."),
-}
+_ERRORS = VERSIONED_ERROR_RESPONSES
 
 
 # ---------------------------------------------------------------- serializers

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Exists, OuterRef
-from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from pbqms.core import roles, scope, workflow
+from pbqms.core import roles, scope
 from pbqms.core.api import (
-    ErrorSerializer,
+    ERROR_RESPONSES,
     ScopedViewSetMixin,
     VersionField,
+    error_response,
 )
 from pbqms.core.changelog_filters import MAX_ID
 from pbqms.core.locking import StaleObjectError
@@ -31,24 +31,10 @@ from pbqms.orgs.models import Organization
 from pbqms.reviews import services
 from pbqms.reviews.models import InputSnapshot, ManagementReview, ReviewOutput
 
-_ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input or step not allowed now."),
-    403: OpenApiResponse(ErrorSerializer, description="Not allowed for your roles."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or outside your scope)."),
-}
+_ERRORS = ERROR_RESPONSES
 
 
-def _error_response(exc: DjangoValidationError) -> Response:
-    if hasattr(exc, "error_dict"):
-        fields = {
-            (k if k != "__all__" else "non_field_errors"): [str(m) for e in v for m in e]
-            for k, v in exc.error_dict.items()
-        }
-    else:
-        fields = {"non_field_errors": [str(m) for m in exc.messages]}
-    code = "transition_not_allowed" if isinstance(exc, workflow.TransitionNotAllowed) else "invalid"
-    body = {"error": {"code": code, "message": _("Invalid input."), "fields": fields}, **fields}
-    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+_error_response = error_response
 
 
 # ---------------------------------------------------------------- serializers

@@ -9,7 +9,6 @@ import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -20,7 +19,12 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from pbqms.core import roles, scope
-from pbqms.core.api import MAX_ID, ErrorSerializer, ScopedPrimaryKeyField, VersionField
+from pbqms.core.api import (
+    MAX_ID,
+    VERSIONED_ERROR_RESPONSES,
+    ScopedPrimaryKeyField,
+    VersionField,
+)
 from pbqms.core.ids import is_id
 from pbqms.core.locking import check_version
 from pbqms.orgs.models import Organization
@@ -35,12 +39,7 @@ from pbqms.system.models import (
     Requirement,
 )
 
-_ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input: field errors."),
-    403: OpenApiResponse(ErrorSerializer, description="Not allowed for your roles."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or outside your scope)."),
-    409: OpenApiResponse(ErrorSerializer, description="Stale version."),
-}
+_ERRORS = VERSIONED_ERROR_RESPONSES
 
 
 class RequirementSerializer(serializers.ModelSerializer):

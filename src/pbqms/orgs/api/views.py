@@ -15,17 +15,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from pbqms.core import roles, scope
-from pbqms.core.api import ErrorSerializer, ScopedViewSetMixin
+from pbqms.core.api import ERROR_RESPONSES, ErrorSerializer, ScopedViewSetMixin
 from pbqms.orgs import services
 from pbqms.orgs.api import serializers as s
 from pbqms.orgs.api.filters import OrganizationFilter, PersonApiFilter, RoleAssignmentFilter
 from pbqms.orgs.models import Organization, Person, Post, RoleAssignment
 
-_ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input: field errors."),
-    403: OpenApiResponse(ErrorSerializer, description="Not allowed for your roles."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or outside your scope)."),
-}
+_ERRORS = ERROR_RESPONSES
 _STALE = {
     409: OpenApiResponse(
         ErrorSerializer, description="The record changed since you read it (stale version)."
