@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from pbqms.core import roles, scope, signatures, workflow
+from pbqms.core import roles, scope, workflow
 from pbqms.core.changelog import log_security_event
 from pbqms.core.listing import (
     PER_PAGE_CHOICES,
@@ -31,6 +31,7 @@ from pbqms.core.listing import (
     vary_on_htmx,
 )
 from pbqms.core.models import ChangeLogEntry
+from pbqms.core.views_workflow import confirm_step
 from pbqms.documents import export, files, forms, modes, rendering, services, starter
 from pbqms.documents.models import (
     Acknowledgement,
@@ -716,48 +717,31 @@ def version_action(request, pk, name):
         raise Http404
     user = request.user
     version = _get_version(request, pk)
-    try:
-        described = workflow.check(version, name, user)
-    except workflow.TransitionNotAllowed as exc:
-        messages.error(request, exc.messages[0])
-        return redirect(_version_url(version))
     reason_label = {
         "send_back": _("Comments for the author"),
         "withdraw": _("Reason for withdrawing"),
     }.get(name)
-    form_kwargs = {
-        "signature": bool(described.signature),
-        "reason": described.reason_required,
-        "effective": name == "approve",
-        "reason_label": reason_label,
-    }
-    if request.method == "POST":
-        form = forms.TransitionForm(request.POST, **form_kwargs)
-        if form.is_valid():
-            try:
-                _run_action(name, version, user, form.cleaned_data)
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            else:
-                version.refresh_from_db()
-                messages.success(
-                    request,
-                    _("Done: %(step)s. The version is now “%(state)s”.")
-                    % {"step": described.label, "state": version.get_status_display()},
-                )
-                return redirect(_version_url(version))
-    else:
-        form = forms.TransitionForm(**form_kwargs)
-    context = {
-        "form": form,
-        "version": version,
-        "document": version.document,
-        "action": described,
-        "meaning_label": (
-            signatures.Meaning(described.signature).label if described.signature else ""
+    return confirm_step(
+        request,
+        version,
+        name,
+        form_class=forms.TransitionForm,
+        form_kwargs=lambda step: {
+            "signature": bool(step.signature),
+            "reason": step.reason_required,
+            "effective": name == "approve",
+            "reason_label": reason_label,
+        },
+        run=lambda data: _run_action(name, version, user, data),
+        back_url=_version_url(version),
+        template="documents/action.html",
+        done_message=lambda step: (
+            _("Done: %(step)s. The version is now “%(state)s”.")
+            % {"step": step.label, "state": version.get_status_display()}
         ),
-    }
-    return render(request, "documents/action.html", context)
+        context={"version": version, "document": version.document},
+        step_key="action",
+    )
 
 
 @login_required

@@ -29,8 +29,9 @@ from pbqms.core.listing import (
     querystring_without,
     vary_on_htmx,
 )
-from pbqms.core.models import ChangeLogEntry, Signature
+from pbqms.core.models import ChangeLogEntry
 from pbqms.core.scope import get_visible_or_404
+from pbqms.core.views_workflow import confirm_step
 from pbqms.improvement import services, stats
 from pbqms.improvement.filters import (
     CorrectiveActionFilterSet,
@@ -453,10 +454,6 @@ REASON_LABELS = {
 }
 
 
-def _meaning_label(described) -> str:
-    return str(Signature.Meaning(described.signature).label) if described.signature else ""
-
-
 def _run_step(name: str, nc: Nonconformity, user, data) -> None:
     if name == "start_analysis":
         services.start_analysis(nc, actor=user)
@@ -481,46 +478,39 @@ def nc_step(request, pk, name):
         raise Http404
     user = request.user
     nc = _get_nc(request, pk)
-    try:
-        described = workflow.check(nc, name, user)
-    except workflow.TransitionNotAllowed as exc:
-        messages.error(request, exc.messages[0])
-        return redirect(_nc_url(nc))
-    form_kwargs = {
-        "signature": bool(described.signature),
-        "reason": described.reason_required,
-        "reason_label": REASON_LABELS.get(name),
-    }
-    form = StepForm(request.POST if request.method == "POST" else None, **form_kwargs)
-    if request.method == "POST" and form.is_valid():
-        try:
-            _run_step(name, nc, user, form.cleaned_data)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            nc.refresh_from_db()
-            messages.success(
-                request,
-                _("Done: %(step)s. The nonconformity is now “%(state)s”.")
-                % {"step": described.label, "state": nc.get_status_display()},
+
+    def context():
+        plan = []
+        if name in ("approve_plan", "return_plan"):
+            plan = list(
+                nc.current_actions()
+                .exclude(status=CorrectiveAction.Status.CANCELLED)
+                .select_related("owner")
             )
-            return redirect(_nc_url(nc))
-    context = {
-        "form": form,
-        "nc": nc,
-        "step": described,
-        "meaning_label": _meaning_label(described),
-        "signed_hash": nc.signed_content_hash() if described.signature else "",
-        "plan": list(
-            nc.current_actions()
-            .exclude(status=CorrectiveAction.Status.CANCELLED)
-            .select_related("owner")
-        )
-        if name in ("approve_plan", "return_plan")
-        else [],
-        "cancel_url": _nc_url(nc),
-    }
-    return render(request, "improvement/step.html", context)
+        return {"nc": nc, "plan": plan}
+
+    return confirm_step(
+        request,
+        nc,
+        name,
+        form_class=StepForm,
+        form_kwargs=lambda step: {
+            "signature": bool(step.signature),
+            "reason": step.reason_required,
+            "reason_label": REASON_LABELS.get(name),
+        },
+        run=lambda data: _run_step(name, nc, user, data),
+        back_url=_nc_url(nc),
+        template="improvement/step.html",
+        done_message=lambda step: (
+            _("Done: %(step)s. The nonconformity is now “%(state)s”.")
+            % {"step": step.label, "state": nc.get_status_display()}
+        ),
+        context={
+            **context(),
+            "signed_hash": nc.signed_content_hash() if workflow.info(nc, name).signature else "",
+        },
+    )
 
 
 @login_required
@@ -627,44 +617,28 @@ def _action_step(request, pk, name: str, form_class, run, title):
     user = request.user
     action = _get_action(request, pk)
     nc = action.nonconformity
-    try:
-        described = workflow.check(action, name, user)
-    except workflow.TransitionNotAllowed as exc:
-        messages.error(request, exc.messages[0])
-        return redirect(_nc_url(nc, "actions"))
-    form = form_class(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            run(action, user, form.cleaned_data)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            nc.refresh_from_db()
-            action.refresh_from_db()
-            messages.success(
-                request,
-                _(
-                    "Done: %(step)s. The action is now “%(state)s”; the nonconformity "
-                    "“%(nc_state)s”."
-                )
-                % {
-                    "step": described.label,
-                    "state": action.get_status_display(),
-                    "nc_state": nc.get_status_display(),
-                },
-            )
-            return redirect(_nc_url(nc, "actions"))
-    context = {
-        "form": form,
-        "nc": nc,
-        "action": action,
-        "step": described,
-        "meaning_label": _meaning_label(described),
-        "title": title,
-        "signed_hash": "",
-        "cancel_url": _nc_url(nc, "actions"),
-    }
-    return render(request, "improvement/step.html", context)
+
+    def done(step):
+        nc.refresh_from_db()
+        return _(
+            "Done: %(step)s. The action is now “%(state)s”; the nonconformity “%(nc_state)s”."
+        ) % {
+            "step": step.label,
+            "state": action.get_status_display(),
+            "nc_state": nc.get_status_display(),
+        }
+
+    return confirm_step(
+        request,
+        action,
+        name,
+        form_class=form_class,
+        run=lambda data: run(action, user, data),
+        back_url=_nc_url(nc, "actions"),
+        template="improvement/step.html",
+        done_message=done,
+        context={"nc": nc, "action": action, "title": title, "signed_hash": ""},
+    )
 
 
 @login_required
