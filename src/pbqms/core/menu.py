@@ -32,7 +32,7 @@ MENU: tuple[MenuGroup, ...] = (
         _("System building"),
         "building-community",
         (
-            MenuItem(_("System overview")),
+            MenuItem(_("System overview"), "core:overview", None, "layout-dashboard"),
             MenuItem(
                 _("Policy and objectives"), "objectives:index", roles.OBJECTIVE_VIEW, "target-arrow"
             ),

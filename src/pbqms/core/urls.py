@@ -6,6 +6,7 @@ app_name = "core"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("overview/", views.overview, name="overview"),
     path("changelog/", views_changelog.changelog_list, name="changelog"),
     path("changelog/<int:pk>/", views_changelog.changelog_detail, name="changelog_detail"),
     path("jobs/<uuid:pk>/", views_jobs.job_status, name="job_status"),

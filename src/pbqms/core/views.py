@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
@@ -43,3 +45,25 @@ def _url(name: str) -> str:
         return reverse(name)
     except NoReverseMatch:
         return "#"
+
+
+@login_required
+def overview(request):
+    """体系概况: the PDCA cycle and the elements of the quality system for the user's top
+    unit and a year."""
+    from django.utils import timezone
+
+    from pbqms.core import overview as system_overview
+
+    today = timezone.localdate()
+    raw = request.GET.get("year") or ""
+    year = int(raw) if re.fullmatch(r"20[0-9]{2}", raw) else today.year
+    org = system_overview.top_unit(request.user)
+    context = {
+        "org": org,
+        "year": year,
+        "years": list(range(today.year - 4, today.year + 1)),
+        "pdca": system_overview.pdca(request.user, org, year) if org else None,
+        "cards": system_overview.cards(request.user, org, year) if org else [],
+    }
+    return render(request, "core/overview.html", context)
