@@ -239,6 +239,10 @@ class SaveTemplateForm(_Styled, forms.Form):
         self._style()
 
 
+class TemplateEditForm(SaveTemplateForm):
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
 class ApplyTemplateForm(_Styled, forms.Form):
     template = forms.ModelChoiceField(
         label=_("Checklist template"), queryset=ChecklistTemplate.objects.none()

@@ -922,3 +922,29 @@ def plan_from_ranking(*, actor, programme, count: int, first_month: int, today=N
                 )
             )
     return created
+
+
+def may_manage_template(user, template) -> bool:
+    return scope.has_perm(user, roles.AUDIT_MANAGE, template.org)
+
+
+def update_template(*, actor, template, name: str, description: str = "", version=None):
+    """Rename a checklist template or change its description (its committee's managers)."""
+    _require(actor, roles.AUDIT_MANAGE, template.org)
+    check_version(template, version)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("This field is required.")})
+    template.name = name[:200]
+    template.description = (description or "").strip()
+    with transaction.atomic():
+        template.save()
+    return template
+
+
+def delete_template(*, actor, template, version=None) -> None:
+    """Delete a checklist template; checklists made from it keep their items."""
+    _require(actor, roles.AUDIT_MANAGE, template.org)
+    check_version(template, version)
+    with transaction.atomic():
+        template.delete()

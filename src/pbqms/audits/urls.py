@@ -7,6 +7,9 @@ app_name = "audits"
 urlpatterns = [
     # internal audits (内部审核): programmes and audits
     path("", views.programme_list, name="programme_list"),
+    path("checklist-templates/", views.template_list, name="template_list"),
+    path("checklist-templates/<int:pk>/", views.template_detail, name="template_detail"),
+    path("checklist-templates/<int:pk>/delete/", views.template_delete, name="template_delete"),
     path("programmes/new/", views.programme_create, name="programme_create"),
     path("programmes/<int:pk>/", views.programme_detail, name="programme_detail"),
     path("programmes/<int:pk>/edit/", views.programme_edit, name="programme_edit"),

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -1158,3 +1158,83 @@ def checklist_file(request, pk, item_pk, file_pk):
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- checklist templates -----------------------------------------------------------------
+
+
+@login_required
+def template_list(request):
+    user = request.user
+    templates = ChecklistTemplate.objects.visible_to(user)
+    if not (scope.has_perm(user, roles.AUDIT_VIEW) or scope.has_perm(user, roles.AUDIT_PERFORM)):
+        raise PermissionDenied
+    q = (request.GET.get("q") or "").strip()[:100]
+    if q:
+        templates = templates.filter(Q(name__icontains=q) | Q(description__icontains=q))
+    templates = templates.select_related("org", "created_from").annotate(n_items=Count("items"))
+    page = paginate(request, templates.order_by("name", "pk"))
+    return render(
+        request,
+        "audits/template_list.html",
+        {"page": page, "q": q, "qs": querystring_without(request, "page")},
+    )
+
+
+@login_required
+def template_detail(request, pk):
+    user = request.user
+    template = get_object_or_404(
+        ChecklistTemplate.objects.visible_to(user).select_related("org", "created_from"), pk=pk
+    )
+    may_manage = services.may_manage_template(user, template)
+    form = forms.TemplateEditForm(
+        request.POST or None,
+        initial={
+            "name": template.name,
+            "description": template.description,
+            "version": template.version,
+        },
+    )
+    if request.method == "POST":
+        if not may_manage:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                services.update_template(
+                    actor=user,
+                    template=template,
+                    name=form.cleaned_data["name"],
+                    description=form.cleaned_data["description"],
+                    version=form.cleaned_data["version"],
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, _("Template saved."))
+                return redirect("audits:template_detail", pk=template.pk)
+    context = {
+        "template": template,
+        "items": list(template.items.order_by("position", "pk")),
+        "form": form,
+        "may_manage": may_manage,
+        "history": history_for(template),
+    }
+    return render(request, "audits/template_detail.html", context)
+
+
+@login_required
+@require_POST
+def template_delete(request, pk):
+    user = request.user
+    template = get_object_or_404(ChecklistTemplate.objects.visible_to(user), pk=pk)
+    version = request.POST.get("version")
+    try:
+        services.delete_template(
+            actor=user, template=template, version=int(version) if is_id(version or "") else None
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("audits:template_detail", pk=template.pk)
+    messages.success(request, _("Template “%(name)s” deleted.") % {"name": template.name})
+    return redirect("audits:template_list")
