@@ -30,6 +30,11 @@ def test_demo_nonconformities_in_every_state(demo):
     assert CorrectiveAction.objects.verification_due().exists()  # auditor1 can verify now
     assert CorrectiveAction.objects.overdue().exists()
     assert Nonconformity.objects.filter(repeat_of__isnull=False).count() == 1
+    # the cases whose requirement is in the library point at it (process chain, coverage)
+    linked = {
+        nc.requirement_object.code for nc in Nonconformity.objects.exclude(requirement_type=None)
+    }
+    assert linked == set(demo_data.REQUIREMENT_CODES.values())
     assert verify_chain().ok
     assert demo_data.load() == 0
     assert Nonconformity.objects.count() == len(demo_data.CASES)

@@ -28,6 +28,29 @@ def _d(days: int) -> datetime.date:
     return timezone.localdate() + datetime.timedelta(days=days)
 
 
+# the requirement library entry each case violates (when the library has it), so that the
+# process chain and the coverage views find the nonconformities
+REQUIREMENT_CODES = {
+    "meeting": "DJ-ZBWYH",
+    "meeting-again": "DJ-ZBWYH",
+    "lesson": "DJ-DK",
+    "talk": "DJ-TXTH",
+    "day": "DJ-ZTDR",
+    "appraisal": "DJ-MZPYDY",
+}
+
+
+def _library() -> dict:
+    from django.apps import apps
+
+    if not apps.is_installed("pbqms.system"):
+        return {}
+    from pbqms.system.models import Requirement
+
+    codes = set(REQUIREMENT_CODES.values())
+    return {r.code: r for r in Requirement.objects.filter(code__in=codes)}
+
+
 # (key, unit code, source, severity, title, requirement, description, raised days ago,
 #  due in days, target state)
 CASES = (
@@ -270,6 +293,7 @@ def load(stdout=None) -> int:
     if not (auditor and admin and all(secretaries.values())):
         return 0
     created: dict[str, NC] = {}
+    library = _library()
     with transaction.atomic(), action_context(source="command", reason="演示数据"):
         for key, code, source, severity, title, req, desc, raised, due, target in CASES:
             unit = Organization.objects.get(code=code)
@@ -287,6 +311,7 @@ def load(stdout=None) -> int:
                 raised_on=_d(-raised),
                 correction_due=_d(due),
                 repeat_of=created["meeting"] if key == "meeting-again" else None,
+                requirement_object=library.get(REQUIREMENT_CODES.get(key, "")),
                 verifier=auditor if source == Src.SELF_INSPECTION else None,
             )
             created[key] = nc
