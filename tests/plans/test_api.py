@@ -168,3 +168,10 @@ def test_list_query_counts_do_not_grow(api, users, tree, branch_plan):
             assert client.get(TASKS, {"per_page": 100}).status_code == 200
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+def test_huge_or_odd_id_filters_are_refused_not_crashing(api, users):
+    client = api(users.party_admin)
+    for query in ({"item": "-6.99e+120"}, {"plan": "1e30"}, {"item": "9" * 30}, {"plan": "x"}):
+        response = client.get("/api/tasks/", query)
+        assert response.status_code == 400, (query, response.status_code)

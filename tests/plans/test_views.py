@@ -357,3 +357,11 @@ def test_calendar_absurd_year_falls_back_to_this_month(users, login):
     client = login(users.secretary_a1)
     response = client.get(reverse("plans:calendar"), {"year": "1" * 30, "month": "1"})
     assert response.status_code == 200
+
+
+def test_task_list_with_odd_id_filters(users, login):
+    client = login(users.party_admin)
+    for query in ({"item": "-6.99e+120"}, {"plan": "1e30"}):
+        assert client.get(reverse("plans:task_list"), query).status_code == 200
+    nc_actions = reverse("improvement:action_list")
+    assert client.get(nc_actions, {"nonconformity": "1e30"}).status_code == 200

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from pbqms.core import roles
+from pbqms.core.ids import MAX_ID
 from pbqms.improvement.models import CorrectiveAction, Nonconformity
 from pbqms.orgs.forms import FastSelect, StyledFormMixin, unit_label
 from pbqms.orgs.models import Organization
@@ -153,7 +154,11 @@ class CorrectiveActionFilterSet(_UnitFilterMixin, django_filters.FilterSet):
         label=_("Mine only"), method="filter_mine", widget=forms.CheckboxInput
     )
     nonconformity = django_filters.NumberFilter(
-        label=_("Nonconformity id"), field_name="nonconformity_id", widget=forms.HiddenInput
+        label=_("Nonconformity id"),
+        field_name="nonconformity_id",
+        widget=forms.HiddenInput,
+        min_value=1,
+        max_value=MAX_ID,
     )
 
     class Meta:

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from pbqms.core import roles
+from pbqms.core.ids import MAX_ID
 from pbqms.orgs.forms import FastSelect, StyledFormMixin, unit_label
 from pbqms.orgs.models import Organization
 from pbqms.plans.models import Task, WorkPlan
@@ -111,8 +112,12 @@ class TaskFilterSet(_UnitFilterMixin, django_filters.FilterSet):
         empty_label=_("All units"),
         widget=FastSelect,
     )
-    plan = django_filters.NumberFilter(label=_("Work plan"), field_name="item__plan_id")
-    item = django_filters.NumberFilter(label=_("Plan item"), field_name="item_id")
+    plan = django_filters.NumberFilter(
+        label=_("Work plan"), field_name="item__plan_id", min_value=1, max_value=MAX_ID
+    )
+    item = django_filters.NumberFilter(
+        label=_("Plan item"), field_name="item_id", min_value=1, max_value=MAX_ID
+    )
     overdue = django_filters.BooleanFilter(
         label=_("Overdue only"), method="filter_overdue", widget=forms.CheckboxInput
     )
