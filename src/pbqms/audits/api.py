@@ -119,10 +119,10 @@ class FindingSerializer(serializers.ModelSerializer):
 
 
 class FindingInputSerializer(serializers.Serializer):
-    audit = serializers.IntegerField()
+    audit = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     criterion = serializers.CharField(max_length=300)
     question = serializers.CharField(max_length=5000)
-    unit = serializers.IntegerField(required=False, allow_null=True)
+    unit = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID)
 
 
 class FindingResultInputSerializer(serializers.Serializer):
@@ -134,7 +134,7 @@ class FindingResultInputSerializer(serializers.Serializer):
 class RaiseFindingSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     correction_due = serializers.DateField()
-    unit = serializers.IntegerField(required=False, allow_null=True)
+    unit = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID)
 
 
 class RaisedSerializer(serializers.Serializer):
