@@ -59,5 +59,5 @@ urlpatterns = [
     path("auth/token/", token_view, name="api-token"),
     *router.urls,
     # anything else under /api/ is a JSON 404
-    re_path(r"^.*$", api_not_found),
+    re_path(r"^[\s\S]*$", api_not_found),  # also paths holding a newline
 ]

@@ -425,3 +425,14 @@ def test_list_query_count_does_not_grow(api, users, tree):
     large = count_queries(get)
     assert len(get().json()["results"]) == 500
     assert small == large <= QUERY_CEILING
+
+
+def test_odd_paths_under_api_answer_json_404(api, users):
+    """Any path under /api/ that no endpoint takes is a JSON 404 — also one holding a
+    newline or a dot (found by schemathesis: it used to fall through to the HTML page)."""
+    client = api(users.party_admin)
+    for path in ("/api/role-assignments/a.b%0Ac/", "/api/orgs/x%0A/", "/api/no-such-thing/"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response["Content-Type"].startswith("application/json"), path
+        assert response.json()["error"]["code"] == "not_found"
